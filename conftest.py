@@ -1,0 +1,78 @@
+"""Shared fixtures: the personas alice, bob and charlie (no relation between them)."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import User
+from accounts.services import tokens_for
+from friends.models import Friendship, ordered_pair
+
+PASSWORD = "correct-horse-battery-42"
+
+
+@pytest.fixture
+def make_user(db):
+    def make(username: str, **fields) -> User:
+        fields.setdefault("email", f"{username}@example.com")
+        fields.setdefault("first_name", username.title())
+        return User.objects.create_user(username=username, password=PASSWORD, **fields)
+
+    return make
+
+
+@pytest.fixture
+def alice(make_user) -> User:
+    return make_user("alice", last_name="Liddell")
+
+
+@pytest.fixture
+def bob(make_user) -> User:
+    return make_user("bob", last_name="Builder")
+
+
+@pytest.fixture
+def charlie(make_user) -> User:
+    return make_user("charlie", last_name="Brown")
+
+
+@pytest.fixture
+def anon() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def client_for():
+    """An API client that sends `user`'s access token."""
+
+    def make(user: User) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens_for(user)['access']}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def befriend():
+    def make(a: User, b: User) -> Friendship:
+        low, high = ordered_pair(a.pk, b.pk)
+        return Friendship.objects.create(user_low_id=low, user_high_id=high)
+
+    return make
+
+
+@pytest.fixture
+def in_memory_layer(settings):
+    """A fresh in-memory channel layer, for sync tests that read the layer themselves.
+
+    channels-redis binds its receive buffer to one event loop, and every async_to_sync call in
+    a sync test runs its own loop; the Redis layer is tested end to end instead.
+    """
+    from channels.layers import channel_layers, get_channel_layer
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    channel_layers.backends.clear()
+    yield get_channel_layer()
+    channel_layers.backends.clear()

@@ -1,0 +1,44 @@
+"""Reads of friendships and friend requests."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from accounts.models import User
+from friends.models import FriendRequest, Friendship, ordered_pair
+
+
+def are_friends(*, user_id: int, other_id: int) -> bool:
+    low, high = ordered_pair(user_id, other_id)
+    return Friendship.objects.filter(user_low_id=low, user_high_id=high).exists()
+
+
+def friend_list(*, user: User) -> QuerySet[User]:
+    as_low = Friendship.objects.filter(user_low=user).values("user_high")
+    as_high = Friendship.objects.filter(user_high=user).values("user_low")
+    return User.objects.filter(Q(pk__in=as_low) | Q(pk__in=as_high)).order_by("username")
+
+
+def pending_request(*, from_id: int, to_id: int, for_update: bool = False) -> FriendRequest | None:
+    requests = FriendRequest.objects.all()
+    if for_update:
+        requests = requests.select_for_update()
+    return requests.filter(
+        from_user_id=from_id, to_user_id=to_id, status=FriendRequest.Status.PENDING
+    ).first()
+
+
+def incoming_requests(*, user: User) -> QuerySet[FriendRequest]:
+    return (
+        FriendRequest.objects.filter(to_user=user, status=FriendRequest.Status.PENDING)
+        .select_related("from_user")
+        .order_by("-created_at", "-id")
+    )
+
+
+def outgoing_requests(*, user: User) -> QuerySet[FriendRequest]:
+    return (
+        FriendRequest.objects.filter(from_user=user, status=FriendRequest.Status.PENDING)
+        .select_related("to_user")
+        .order_by("-created_at", "-id")
+    )

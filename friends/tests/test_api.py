@@ -1,0 +1,775 @@
+"""The Friends endpoints as CONTRACT.md describes them: paths, status codes and bodies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from friends.models import FriendRequest, Friendship, ordered_pair
+from notifications.models import Notification
+from tests.helpers import assert_error
+
+pytestmark = pytest.mark.django_db
+
+BASE = "/api/friends/"
+SUMMARY_FIELDS = {"id", "username", "first_name", "last_name"}
+
+
+def summary(user) -> dict:
+    return {
+        "id": user.pk,
+        "username": user.username,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+    }
+
+
+def assert_summary_of(value: dict, user) -> None:
+    """A user summary, field by field, and never the email."""
+    assert set(value) == SUMMARY_FIELDS, value
+    assert "email" not in value
+    assert value["id"] == user.pk
+    assert value["username"] == user.username
+    assert value["first_name"] == user.first_name
+    assert value["last_name"] == user.last_name
+
+
+def assert_timestamp_of(value: str, expected: datetime) -> None:
+    """ISO-8601 in UTC, naming the same instant as the database row."""
+    assert isinstance(value, str)
+    assert value.endswith("Z"), value
+    assert datetime.fromisoformat(value) == expected
+
+
+def assert_not_found(response) -> None:
+    """A 404 in the contract's error body, whichever code names what was missing."""
+    assert response.status_code == 404, (response.status_code, response.content)
+    code = response.json().get("code")
+    assert isinstance(code, str) and code
+    assert_error(response, 404, code)
+
+
+def are_friends(a, b) -> bool:
+    low, high = ordered_pair(a.pk, b.pk)
+    return Friendship.objects.filter(user_low_id=low, user_high_id=high).exists()
+
+
+@pytest.fixture
+def as_alice(client_for, alice):
+    return client_for(alice)
+
+
+@pytest.fixture
+def as_bob(client_for, bob):
+    return client_for(bob)
+
+
+@pytest.fixture
+def as_charlie(client_for, charlie):
+    return client_for(charlie)
+
+
+def send_request(client, user):
+    return client.post(f"{BASE}request/{user.pk}/")
+
+
+@pytest.fixture
+def pending(alice, bob) -> FriendRequest:
+    """A pending request from alice to bob."""
+    return FriendRequest.objects.create(from_user=alice, to_user=bob)
+
+
+# --- Authentication --------------------------------------------------------------------------
+
+ENDPOINTS = [
+    ("get", ""),
+    ("get", "requests/"),
+    ("get", "requests/sent/"),
+    ("post", "request/1/"),
+    ("post", "accept/1/"),
+    ("post", "decline/1/"),
+    ("delete", "cancel/1/"),
+    ("delete", "remove/1/"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), ENDPOINTS)
+def test_every_endpoint_refuses_an_unauthenticated_client_with_401(anon, method, path):
+    response = getattr(anon, method)(BASE + path)
+
+    assert_error(response, 401, "not_authenticated")
+
+
+@pytest.mark.parametrize(("method", "path"), ENDPOINTS)
+def test_every_endpoint_refuses_a_forged_token_with_401(anon, method, path):
+    anon.credentials(HTTP_AUTHORIZATION="Bearer not-a-real-token")
+
+    response = getattr(anon, method)(BASE + path)
+
+    assert_error(response, 401, "token_not_valid")
+
+
+def test_an_unauthenticated_request_changes_nothing(anon, alice, bob):
+    anon.post(f"{BASE}request/{bob.pk}/")
+
+    assert not FriendRequest.objects.exists()
+    assert not Notification.objects.exists()
+
+
+# --- Ids that do not fit a 64-bit column -----------------------------------------------------
+
+
+@pytest.mark.parametrize("method, path", [(m, p) for m, p in ENDPOINTS if "1/" in p])
+@pytest.mark.parametrize(
+    "huge_id",
+    ["99999999999999999999", "9223372036854775808", "9223372036854775807", "999999999999999999"],
+)
+def test_an_id_too_large_for_the_database_is_a_404_not_a_500(as_alice, method, path, huge_id):
+    response = getattr(as_alice, method)(BASE + path.replace("1/", f"{huge_id}/"))
+
+    assert_not_found(response)
+
+
+def test_sending_a_request_to_a_huge_id_is_404_and_stores_nothing(as_alice):
+    response = as_alice.post(f"{BASE}request/99999999999999999999/")
+
+    assert_not_found(response)
+    assert not FriendRequest.objects.exists()
+
+
+@pytest.mark.parametrize("bad_id", ["0", "abc", "-1", "1.5"])
+def test_a_path_id_that_is_not_a_positive_integer_is_404(as_alice, bad_id):
+    response = as_alice.post(f"{BASE}request/{bad_id}/")
+
+    assert_not_found(response)
+
+
+# --- GET / (the friend list) -----------------------------------------------------------------
+
+
+def test_the_friend_list_is_empty_without_friends(as_alice):
+    response = as_alice.get(BASE)
+
+    assert response.status_code == 200
+    assert response.json() == []
+
+
+def test_the_friend_list_shows_both_sides_of_a_friendship(
+    alice, bob, charlie, as_alice, as_bob, as_charlie, befriend
+):
+    befriend(alice, bob)
+
+    [bobs_friend] = as_bob.get(BASE).json()
+    [alices_friend] = as_alice.get(BASE).json()
+
+    assert_summary_of(bobs_friend, alice)
+    assert_summary_of(alices_friend, bob)
+    assert as_charlie.get(BASE).json() == []
+
+
+def test_the_friend_list_holds_every_friend_and_no_one_else(
+    alice, bob, charlie, make_user, as_alice, befriend
+):
+    make_user("dave")
+    befriend(alice, bob)
+    befriend(charlie, alice)
+
+    response = as_alice.get(BASE)
+
+    assert response.status_code == 200
+    friends = sorted(response.json(), key=lambda u: u["id"])
+    assert friends == sorted([summary(bob), summary(charlie)], key=lambda u: u["id"])
+    for friend in friends:
+        assert "email" not in friend
+
+
+def test_a_pending_request_does_not_make_a_friend(as_alice, as_bob, pending):
+    assert as_alice.get(BASE).json() == []
+    assert as_bob.get(BASE).json() == []
+
+
+def test_the_friend_list_costs_the_same_queries_for_one_friend_or_many(
+    alice, make_user, as_alice, befriend
+):
+    befriend(alice, make_user("friend0"))
+    with CaptureQueriesContext(connection) as one:
+        as_alice.get(BASE)
+    for n in range(1, 6):
+        befriend(alice, make_user(f"friend{n}"))
+    with CaptureQueriesContext(connection) as many:
+        response = as_alice.get(BASE)
+
+    assert len(response.json()) == 6
+    assert len(many) == len(one)
+
+
+# --- GET requests/ ---------------------------------------------------------------------------
+
+
+def test_incoming_requests_list_each_pending_request_field_by_field(
+    alice, bob, charlie, as_bob, pending
+):
+    from_charlie = FriendRequest.objects.create(from_user=charlie, to_user=bob)
+
+    response = as_bob.get(f"{BASE}requests/")
+
+    assert response.status_code == 200
+    items = sorted(response.json(), key=lambda r: r["id"])
+    assert len(items) == 2
+    for item, request, sender in zip(items, [pending, from_charlie], [alice, charlie], strict=True):
+        assert set(item) == {"id", "from_user", "created_at"}
+        assert item["id"] == request.pk
+        assert_summary_of(item["from_user"], sender)
+        assert_timestamp_of(item["created_at"], request.created_at)
+
+
+def test_incoming_requests_leave_out_sent_and_finished_requests(
+    alice, bob, charlie, make_user, as_bob, pending
+):
+    dave = make_user("dave")
+    FriendRequest.objects.create(from_user=bob, to_user=charlie)
+    for status in ("accepted", "declined", "cancelled"):
+        FriendRequest.objects.create(from_user=dave, to_user=bob, status=status)
+
+    response = as_bob.get(f"{BASE}requests/")
+
+    assert [item["id"] for item in response.json()] == [pending.pk]
+
+
+def test_the_sender_does_not_see_their_request_as_incoming(as_alice, pending):
+    assert as_alice.get(f"{BASE}requests/").json() == []
+
+
+def test_incoming_requests_cost_the_same_queries_for_one_or_many(bob, make_user, as_bob):
+    FriendRequest.objects.create(from_user=make_user("asker0"), to_user=bob)
+    with CaptureQueriesContext(connection) as one:
+        as_bob.get(f"{BASE}requests/")
+    for n in range(1, 6):
+        FriendRequest.objects.create(from_user=make_user(f"asker{n}"), to_user=bob)
+    with CaptureQueriesContext(connection) as many:
+        response = as_bob.get(f"{BASE}requests/")
+
+    assert len(response.json()) == 6
+    assert len(many) == len(one)
+
+
+# --- GET requests/sent/ ----------------------------------------------------------------------
+
+
+def test_sent_requests_list_each_pending_request_field_by_field(
+    alice, bob, charlie, as_alice, pending
+):
+    to_charlie = FriendRequest.objects.create(from_user=alice, to_user=charlie)
+
+    response = as_alice.get(f"{BASE}requests/sent/")
+
+    assert response.status_code == 200
+    items = sorted(response.json(), key=lambda r: r["id"])
+    assert len(items) == 2
+    for item, request, addressee in zip(items, [pending, to_charlie], [bob, charlie], strict=True):
+        assert set(item) == {"id", "to_user", "created_at"}
+        assert item["id"] == request.pk
+        assert_summary_of(item["to_user"], addressee)
+        assert_timestamp_of(item["created_at"], request.created_at)
+
+
+def test_sent_requests_leave_out_received_and_finished_requests(
+    alice, bob, charlie, as_alice, pending
+):
+    FriendRequest.objects.create(from_user=charlie, to_user=alice)
+    FriendRequest.objects.create(from_user=alice, to_user=charlie, status="declined")
+    FriendRequest.objects.create(from_user=alice, to_user=charlie, status="cancelled")
+
+    response = as_alice.get(f"{BASE}requests/sent/")
+
+    assert [item["id"] for item in response.json()] == [pending.pk]
+
+
+def test_the_addressee_does_not_see_the_request_as_sent(as_bob, pending):
+    assert as_bob.get(f"{BASE}requests/sent/").json() == []
+
+
+def test_sent_requests_cost_the_same_queries_for_one_or_many(alice, make_user, as_alice):
+    FriendRequest.objects.create(from_user=alice, to_user=make_user("target0"))
+    with CaptureQueriesContext(connection) as one:
+        as_alice.get(f"{BASE}requests/sent/")
+    for n in range(1, 6):
+        FriendRequest.objects.create(from_user=alice, to_user=make_user(f"target{n}"))
+    with CaptureQueriesContext(connection) as many:
+        response = as_alice.get(f"{BASE}requests/sent/")
+
+    assert len(response.json()) == 6
+    assert len(many) == len(one)
+
+
+# --- POST request/<user_id>/ -----------------------------------------------------------------
+
+
+def test_sending_a_request_answers_201_with_the_request(alice, bob, as_alice):
+    response = send_request(as_alice, bob)
+
+    assert response.status_code == 201
+    body = response.json()
+    assert set(body) == {"message", "request"}
+    assert isinstance(body["message"], str) and body["message"]
+    request = FriendRequest.objects.get()
+    assert request.status == FriendRequest.Status.PENDING
+    sent = body["request"]
+    assert set(sent) == {"id", "from_user", "to_user", "created_at"}
+    assert sent["id"] == request.pk
+    assert_summary_of(sent["from_user"], alice)
+    assert_summary_of(sent["to_user"], bob)
+    assert_timestamp_of(sent["created_at"], request.created_at)
+
+
+def test_a_sent_request_shows_up_on_both_sides(alice, bob, as_alice, as_bob):
+    request_id = send_request(as_alice, bob).json()["request"]["id"]
+
+    assert [r["id"] for r in as_alice.get(f"{BASE}requests/sent/").json()] == [request_id]
+    assert [r["id"] for r in as_bob.get(f"{BASE}requests/").json()] == [request_id]
+
+
+def test_sending_a_request_to_yourself_is_400_cannot_friend_self(alice, as_alice):
+    response = send_request(as_alice, alice)
+
+    assert_error(response, 400, "cannot_friend_self")
+    assert not FriendRequest.objects.exists()
+
+
+def test_sending_a_second_request_is_400_already_requested(bob, as_alice, pending):
+    response = send_request(as_alice, bob)
+
+    assert_error(response, 400, "already_requested")
+    assert FriendRequest.objects.count() == 1
+
+
+def test_sending_a_request_to_a_friend_is_400_already_friends(alice, bob, as_alice, befriend):
+    befriend(alice, bob)
+
+    response = send_request(as_alice, bob)
+
+    assert_error(response, 400, "already_friends")
+    assert not FriendRequest.objects.exists()
+
+
+def test_sending_a_request_to_an_unknown_user_is_404(alice, as_alice):
+    response = as_alice.post(f"{BASE}request/{alice.pk + 1000}/")
+
+    assert_error(response, 404, "user_not_found")
+
+
+def test_sending_a_request_to_an_inactive_user_is_404(as_alice, make_user):
+    ghost = make_user("ghost", is_active=False)
+
+    response = send_request(as_alice, ghost)
+
+    assert_error(response, 404, "user_not_found")
+    assert not FriendRequest.objects.exists()
+
+
+def test_asking_someone_who_already_asked_you_accepts_their_request(
+    alice, bob, as_bob, as_alice, pending
+):
+    response = send_request(as_bob, alice)
+
+    assert response.status_code == 201
+    body = response.json()
+    assert isinstance(body["message"], str) and body["message"]
+    assert_summary_of(body["friend"], alice)
+    assert body["request"]["id"] == pending.pk
+    assert_summary_of(body["request"]["from_user"], alice)
+    assert_summary_of(body["request"]["to_user"], bob)
+    pending.refresh_from_db()
+    assert pending.status == FriendRequest.Status.ACCEPTED
+    assert FriendRequest.objects.count() == 1
+    assert are_friends(alice, bob)
+    assert [u["id"] for u in as_alice.get(BASE).json()] == [bob.pk]
+    assert as_alice.get(f"{BASE}requests/sent/").json() == []
+    assert as_bob.get(f"{BASE}requests/").json() == []
+
+
+def test_wrong_method_is_405_with_the_error_body(as_alice, bob):
+    response = as_alice.get(f"{BASE}request/{bob.pk}/")
+
+    assert_error(response, 405, "method_not_allowed")
+
+
+# --- POST accept/<request_id>/ ---------------------------------------------------------------
+
+
+def test_accepting_a_request_answers_201_with_the_new_friend(alice, bob, as_bob, pending):
+    response = as_bob.post(f"{BASE}accept/{pending.pk}/")
+
+    assert response.status_code == 201
+    body = response.json()
+    assert set(body) == {"message", "friend"}
+    assert isinstance(body["message"], str) and body["message"]
+    assert_summary_of(body["friend"], alice)
+
+
+def test_accepting_a_request_makes_both_users_friends(alice, bob, as_alice, as_bob, pending):
+    as_bob.post(f"{BASE}accept/{pending.pk}/")
+
+    assert [u["id"] for u in as_alice.get(BASE).json()] == [bob.pk]
+    assert [u["id"] for u in as_bob.get(BASE).json()] == [alice.pk]
+    assert as_bob.get(f"{BASE}requests/").json() == []
+    assert as_alice.get(f"{BASE}requests/sent/").json() == []
+
+
+def test_accepting_an_unknown_request_is_404(as_bob):
+    response = as_bob.post(f"{BASE}accept/123456/")
+
+    assert_error(response, 404, "request_not_found")
+
+
+def test_accepting_a_request_addressed_to_someone_else_is_403(as_charlie, pending):
+    response = as_charlie.post(f"{BASE}accept/{pending.pk}/")
+
+    assert_error(response, 403, "not_your_request")
+    pending.refresh_from_db()
+    assert pending.status == FriendRequest.Status.PENDING
+    assert not Friendship.objects.exists()
+
+
+def test_the_sender_accepting_their_own_request_is_403(alice, bob, as_alice, pending):
+    response = as_alice.post(f"{BASE}accept/{pending.pk}/")
+
+    assert_error(response, 403, "not_your_request")
+    pending.refresh_from_db()
+    assert pending.status == FriendRequest.Status.PENDING
+    assert not are_friends(alice, bob)
+
+
+@pytest.mark.parametrize("status", ["accepted", "declined", "cancelled"])
+def test_accepting_a_request_that_is_no_longer_pending_is_404(alice, bob, as_bob, pending, status):
+    FriendRequest.objects.filter(pk=pending.pk).update(status=status)
+
+    response = as_bob.post(f"{BASE}accept/{pending.pk}/")
+
+    assert_error(response, 404, "request_not_found")
+    assert Friendship.objects.exists() is False
+
+
+def test_accepting_twice_is_404_the_second_time(as_bob, pending):
+    assert as_bob.post(f"{BASE}accept/{pending.pk}/").status_code == 201
+
+    response = as_bob.post(f"{BASE}accept/{pending.pk}/")
+
+    assert_error(response, 404, "request_not_found")
+    assert Friendship.objects.count() == 1
+
+
+def test_accepting_after_a_decline_is_404(as_bob, pending):
+    as_bob.post(f"{BASE}decline/{pending.pk}/")
+
+    response = as_bob.post(f"{BASE}accept/{pending.pk}/")
+
+    assert_error(response, 404, "request_not_found")
+    assert not Friendship.objects.exists()
+
+
+def test_accepting_after_a_cancel_is_404(bob, as_alice, as_bob, pending):
+    as_alice.delete(f"{BASE}cancel/{bob.pk}/")
+
+    response = as_bob.post(f"{BASE}accept/{pending.pk}/")
+
+    assert_error(response, 404, "request_not_found")
+    assert not Friendship.objects.exists()
+
+
+# --- POST decline/<request_id>/ --------------------------------------------------------------
+
+
+def test_declining_a_request_answers_200_and_makes_no_friendship(
+    alice, bob, as_alice, as_bob, pending
+):
+    response = as_bob.post(f"{BASE}decline/{pending.pk}/")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"message"}
+    assert isinstance(body["message"], str) and body["message"]
+    pending.refresh_from_db()
+    assert pending.status == FriendRequest.Status.DECLINED
+    assert not are_friends(alice, bob)
+    assert as_bob.get(f"{BASE}requests/").json() == []
+    assert as_alice.get(f"{BASE}requests/sent/").json() == []
+
+
+def test_declining_an_unknown_request_is_404(as_bob):
+    response = as_bob.post(f"{BASE}decline/123456/")
+
+    assert_error(response, 404, "request_not_found")
+
+
+@pytest.mark.parametrize("who", ["sender", "stranger"])
+def test_declining_a_request_addressed_to_someone_else_is_403(as_alice, as_charlie, pending, who):
+    client = as_alice if who == "sender" else as_charlie
+
+    response = client.post(f"{BASE}decline/{pending.pk}/")
+
+    assert_error(response, 403, "not_your_request")
+    pending.refresh_from_db()
+    assert pending.status == FriendRequest.Status.PENDING
+
+
+@pytest.mark.parametrize("status", ["accepted", "declined", "cancelled"])
+def test_declining_a_request_that_is_no_longer_pending_is_404(as_bob, pending, status):
+    FriendRequest.objects.filter(pk=pending.pk).update(status=status)
+
+    response = as_bob.post(f"{BASE}decline/{pending.pk}/")
+
+    assert_error(response, 404, "request_not_found")
+    pending.refresh_from_db()
+    assert pending.status == status
+
+
+@pytest.mark.parametrize("asker", ["alice", "bob"])
+def test_after_a_decline_a_new_request_between_the_same_two_is_allowed(
+    alice, bob, as_alice, as_bob, pending, asker
+):
+    as_bob.post(f"{BASE}decline/{pending.pk}/")
+    client, other = (as_alice, bob) if asker == "alice" else (as_bob, alice)
+
+    response = send_request(client, other)
+
+    assert response.status_code == 201
+    assert "friend" not in response.json()
+    assert response.json()["request"]["id"] != pending.pk
+    assert not are_friends(alice, bob)
+
+
+# --- DELETE cancel/<user_id>/ ----------------------------------------------------------------
+
+
+def test_cancelling_a_request_answers_200_and_withdraws_it(bob, as_alice, as_bob, pending):
+    response = as_alice.delete(f"{BASE}cancel/{bob.pk}/")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"message"}
+    assert isinstance(body["message"], str) and body["message"]
+    pending.refresh_from_db()
+    assert pending.status == FriendRequest.Status.CANCELLED
+    assert as_alice.get(f"{BASE}requests/sent/").json() == []
+    assert as_bob.get(f"{BASE}requests/").json() == []
+
+
+def test_cancelling_without_a_pending_request_is_404(bob, as_alice):
+    response = as_alice.delete(f"{BASE}cancel/{bob.pk}/")
+
+    assert_error(response, 404, "request_not_found")
+
+
+def test_cancelling_a_request_to_an_unknown_user_is_404(alice, as_alice):
+    response = as_alice.delete(f"{BASE}cancel/{alice.pk + 1000}/")
+
+    assert_error(response, 404, "request_not_found")
+
+
+def test_the_addressee_cannot_cancel_a_received_request(alice, as_bob, pending):
+    response = as_bob.delete(f"{BASE}cancel/{alice.pk}/")
+
+    assert_error(response, 404, "request_not_found")
+    pending.refresh_from_db()
+    assert pending.status == FriendRequest.Status.PENDING
+
+
+def test_cancelling_twice_is_404_the_second_time(bob, as_alice, pending):
+    assert as_alice.delete(f"{BASE}cancel/{bob.pk}/").status_code == 200
+
+    response = as_alice.delete(f"{BASE}cancel/{bob.pk}/")
+
+    assert_error(response, 404, "request_not_found")
+
+
+def test_cancelling_an_accepted_request_is_404_and_keeps_the_friendship(
+    alice, bob, as_alice, as_bob, pending
+):
+    as_bob.post(f"{BASE}accept/{pending.pk}/")
+
+    response = as_alice.delete(f"{BASE}cancel/{bob.pk}/")
+
+    assert_error(response, 404, "request_not_found")
+    assert are_friends(alice, bob)
+
+
+def test_after_a_cancel_a_new_request_is_allowed(bob, as_alice, pending):
+    as_alice.delete(f"{BASE}cancel/{bob.pk}/")
+
+    response = send_request(as_alice, bob)
+
+    assert response.status_code == 201
+    assert response.json()["request"]["id"] != pending.pk
+    assert FriendRequest.objects.filter(status="pending").count() == 1
+
+
+# --- DELETE remove/<user_id>/ ----------------------------------------------------------------
+
+
+def test_removing_a_friend_answers_200_and_ends_it_both_ways(
+    alice, bob, as_alice, as_bob, befriend
+):
+    befriend(alice, bob)
+
+    response = as_alice.delete(f"{BASE}remove/{bob.pk}/")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"message"}
+    assert isinstance(body["message"], str) and body["message"]
+    assert as_alice.get(BASE).json() == []
+    assert as_bob.get(BASE).json() == []
+    assert not Friendship.objects.exists()
+
+
+def test_the_other_friend_can_remove_too(alice, bob, as_bob, befriend):
+    befriend(alice, bob)
+
+    response = as_bob.delete(f"{BASE}remove/{alice.pk}/")
+
+    assert response.status_code == 200
+    assert not are_friends(alice, bob)
+
+
+def test_removing_someone_who_is_not_a_friend_is_404(alice, bob, charlie, as_alice, befriend):
+    befriend(bob, charlie)
+
+    response = as_alice.delete(f"{BASE}remove/{bob.pk}/")
+
+    assert_error(response, 404, "not_friends")
+    assert are_friends(bob, charlie)
+
+
+def test_removing_an_unknown_user_is_404(alice, as_alice):
+    response = as_alice.delete(f"{BASE}remove/{alice.pk + 1000}/")
+
+    assert_error(response, 404, "not_friends")
+
+
+def test_removing_twice_is_404_the_second_time(alice, bob, as_alice, befriend):
+    befriend(alice, bob)
+    as_alice.delete(f"{BASE}remove/{bob.pk}/")
+
+    response = as_alice.delete(f"{BASE}remove/{bob.pk}/")
+
+    assert_error(response, 404, "not_friends")
+
+
+def test_after_removing_a_friend_a_new_request_is_allowed(alice, bob, as_alice, as_bob, pending):
+    as_bob.post(f"{BASE}accept/{pending.pk}/")
+    as_alice.delete(f"{BASE}remove/{bob.pk}/")
+
+    response = send_request(as_bob, alice)
+
+    assert response.status_code == 201
+    assert "friend" not in response.json()
+
+
+# --- Events, as seen through the API ---------------------------------------------------------
+
+
+def test_sending_a_request_stores_one_friend_request_event_for_the_addressee(alice, bob, as_alice):
+    request_id = send_request(as_alice, bob).json()["request"]["id"]
+
+    [event] = Notification.objects.filter(recipient=bob)
+    assert event.type == "friend_request"
+    assert set(event.data) == {"request_id", "from_user"}
+    assert event.data["request_id"] == request_id
+    assert_summary_of(event.data["from_user"], alice)
+    assert not Notification.objects.filter(recipient=alice).exists()
+
+
+def test_accepting_a_request_stores_one_friend_accepted_event_for_the_requester(
+    alice, bob, as_bob, pending
+):
+    as_bob.post(f"{BASE}accept/{pending.pk}/")
+
+    [event] = Notification.objects.filter(recipient=alice)
+    assert event.type == "friend_accepted"
+    assert set(event.data) == {"request_id", "from_user", "friend"}
+    assert event.data["request_id"] == pending.pk
+    assert_summary_of(event.data["from_user"], bob)
+    assert_summary_of(event.data["friend"], bob)
+    assert not Notification.objects.filter(recipient=bob).exists()
+
+
+def test_asking_back_stores_a_friend_accepted_event_and_no_friend_request(
+    alice, bob, as_bob, pending
+):
+    send_request(as_bob, alice)
+
+    [event] = Notification.objects.all()
+    assert event.recipient_id == alice.pk
+    assert event.type == "friend_accepted"
+    assert event.data == {
+        "request_id": pending.pk,
+        "from_user": summary(bob),
+        "friend": summary(bob),
+    }
+
+
+def test_declining_stores_no_event(as_bob, pending):
+    as_bob.post(f"{BASE}decline/{pending.pk}/")
+
+    assert not Notification.objects.exists()
+
+
+def test_cancelling_stores_no_event(bob, as_alice, pending):
+    as_alice.delete(f"{BASE}cancel/{bob.pk}/")
+
+    assert not Notification.objects.exists()
+
+
+def test_removing_stores_no_event(alice, bob, as_alice, befriend):
+    befriend(alice, bob)
+
+    as_alice.delete(f"{BASE}remove/{bob.pk}/")
+
+    assert not Notification.objects.exists()
+
+
+@pytest.mark.parametrize("failure", ["already_friends", "already_requested", "self", "unknown"])
+def test_a_failed_request_stores_no_event(alice, bob, as_alice, befriend, failure):
+    if failure == "already_friends":
+        befriend(alice, bob)
+    elif failure == "already_requested":
+        FriendRequest.objects.create(from_user=alice, to_user=bob)
+    target = {"self": alice.pk, "unknown": alice.pk + 1000}.get(failure, bob.pk)
+
+    response = as_alice.post(f"{BASE}request/{target}/")
+
+    assert response.status_code in (400, 404)
+    assert not Notification.objects.exists()
+
+
+@pytest.mark.parametrize("who", ["sender", "stranger"])
+def test_a_forbidden_accept_stores_no_event(as_alice, as_charlie, pending, who):
+    client = as_alice if who == "sender" else as_charlie
+
+    client.post(f"{BASE}accept/{pending.pk}/")
+
+    assert not Notification.objects.exists()
+
+
+def test_a_sent_request_is_pushed_only_on_commit(bob, as_alice, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = send_request(as_alice, bob)
+
+    assert response.status_code == 201
+    assert len(callbacks) == 1
+
+
+def test_a_refused_request_schedules_no_push(
+    alice, bob, as_alice, befriend, django_capture_on_commit_callbacks
+):
+    befriend(alice, bob)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = send_request(as_alice, bob)
+
+    assert response.status_code == 400
+    assert callbacks == []

@@ -1,0 +1,335 @@
+"""Services and selectors of messages: sending, marking read, threads, conversations."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from asgiref.sync import async_to_sync
+
+from friends.services import friendship_remove
+from messages_app import selectors, services
+from messages_app.models import MAX_CONTENT_LENGTH, Message
+from notifications.models import EventType, Notification
+from notifications.services import user_group_name
+from numeneon.errors import ApplicationError, Forbidden, NotFound
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def friends(alice, bob, befriend):
+    befriend(alice, bob)
+    return alice, bob
+
+
+def send(sender, receiver, content="hello"):
+    return services.message_send(actor=sender, receiver_id=receiver.pk, content=content)
+
+
+def summary(user) -> dict:
+    return {
+        "id": user.pk,
+        "username": user.username,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+    }
+
+
+def events_for(user, event_type: str | None = None) -> list[Notification]:
+    events = Notification.objects.filter(recipient=user).order_by("id")
+    if event_type is not None:
+        events = events.filter(type=event_type)
+    return list(events)
+
+
+# --- message_send ---------------------------------------------------------------------------
+
+
+def test_sending_stores_the_message_trimmed_and_unread(friends):
+    alice, bob = friends
+    message = send(alice, bob, "  \n hello  there \t ")
+    stored = Message.objects.get(pk=message.pk)
+    assert stored.sender_id == alice.pk
+    assert stored.receiver_id == bob.pk
+    assert stored.content == "hello  there"
+    assert stored.is_read is False
+
+
+def test_sending_accepts_the_maximum_length_counted_after_trimming(friends):
+    alice, bob = friends
+    message = send(alice, bob, "   " + "x" * MAX_CONTENT_LENGTH + "   ")
+    assert len(Message.objects.get(pk=message.pk).content) == MAX_CONTENT_LENGTH
+
+
+def test_sending_counts_length_in_code_points_not_bytes_or_utf16_units(friends):
+    alice, bob = friends
+    message = send(alice, bob, "😀" * MAX_CONTENT_LENGTH)
+    assert Message.objects.get(pk=message.pk).content == "😀" * MAX_CONTENT_LENGTH
+
+
+def test_sending_one_character_too_many_is_refused(friends):
+    alice, bob = friends
+    with pytest.raises(ApplicationError) as excinfo:
+        send(alice, bob, "😀" * (MAX_CONTENT_LENGTH + 1))
+    assert excinfo.value.code == "content_too_long"
+    assert excinfo.value.status_code == 400
+
+
+@pytest.mark.parametrize("content", ["", "   ", "\n\t \r\n"])
+def test_sending_empty_or_blank_content_is_refused(friends, content):
+    alice, bob = friends
+    with pytest.raises(ApplicationError) as excinfo:
+        send(alice, bob, content)
+    assert excinfo.value.code == "empty_content"
+    assert excinfo.value.status_code == 400
+
+
+def test_sending_to_yourself_is_refused(alice):
+    with pytest.raises(ApplicationError) as excinfo:
+        send(alice, alice)
+    assert excinfo.value.code == "cannot_message_self"
+    assert excinfo.value.status_code == 400
+
+
+def test_sending_to_an_unknown_user_is_not_found(alice):
+    with pytest.raises(NotFound) as excinfo:
+        services.message_send(actor=alice, receiver_id=999_999, content="hi")
+    assert excinfo.value.code == "user_not_found"
+
+
+def test_sending_to_a_deactivated_friend_is_not_found(friends):
+    alice, bob = friends
+    bob.is_active = False
+    bob.save(update_fields=["is_active"])
+    with pytest.raises(NotFound):
+        send(alice, bob)
+
+
+def test_sending_to_someone_who_is_not_a_friend_is_forbidden(alice, charlie):
+    with pytest.raises(Forbidden) as excinfo:
+        send(alice, charlie)
+    assert excinfo.value.code == "not_friends"
+
+
+def test_sending_after_the_friendship_was_removed_is_forbidden(friends):
+    alice, bob = friends
+    send(alice, bob)
+    friendship_remove(actor=bob, user_id=alice.pk)
+    with pytest.raises(Forbidden):
+        send(alice, bob)
+
+
+@pytest.mark.parametrize(
+    "case", ["not_friends", "self", "empty", "too_long", "unknown_receiver", "inactive"]
+)
+def test_a_refused_send_stores_no_message_and_no_event(alice, bob, charlie, befriend, case):
+    befriend(alice, bob)
+    if case == "inactive":
+        bob.is_active = False
+        bob.save(update_fields=["is_active"])
+    receiver_id, content = {
+        "not_friends": (charlie.pk, "hi"),
+        "self": (alice.pk, "hi"),
+        "empty": (bob.pk, "  "),
+        "too_long": (bob.pk, "x" * (MAX_CONTENT_LENGTH + 1)),
+        "unknown_receiver": (999_999, "hi"),
+        "inactive": (bob.pk, "hi"),
+    }[case]
+    with pytest.raises(ApplicationError):
+        services.message_send(actor=alice, receiver_id=receiver_id, content=content)
+    assert not Message.objects.exists()
+    assert not Notification.objects.exists()
+
+
+def test_sending_stores_one_new_message_event_for_the_receiver_alone(friends):
+    alice, bob = friends
+    message = send(alice, bob, " hi bob ")
+    [event] = events_for(bob)
+    assert events_for(alice) == []
+    assert event.type == EventType.NEW_MESSAGE
+    rest = selectors.message_out(Message.objects.select_related("sender", "receiver").get())
+    assert event.data == {
+        "from_user": {"id": alice.pk, "username": "alice"},
+        "message": {"id": message.pk, "content": "hi bob", "created_at": rest["created_at"]},
+        "id": message.pk,
+        "sender": {"id": alice.pk, "username": "alice"},
+        "receiver": {"id": bob.pk, "username": "bob"},
+        "content": "hi bob",
+        "is_read": False,
+        "created_at": rest["created_at"],
+    }
+    assert {k: event.data[k] for k in rest} == rest
+
+
+def test_the_new_message_event_is_pushed_to_the_receiver_only_after_commit(
+    friends, django_capture_on_commit_callbacks, in_memory_layer
+):
+    alice, bob = friends
+    layer = in_memory_layer
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(user_group_name(bob.pk), channel)
+
+    async def receive(seconds: float) -> dict:
+        async with asyncio.timeout(seconds):
+            return await layer.receive(channel)
+
+    try:
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            message = send(alice, bob, "pushed")
+        with pytest.raises(asyncio.TimeoutError):
+            async_to_sync(receive)(0.05)  # not committed yet: nothing on the wire
+        assert len(callbacks) == 1
+        callbacks[0]()
+        pushed = async_to_sync(receive)(1)
+    finally:
+        async_to_sync(layer.flush)()
+
+    [event] = events_for(bob)
+    frame = json.loads(pushed["text"])
+    assert pushed["id"] == event.pk
+    assert frame["type"] == "new_message"
+    assert frame["id"] == event.pk
+    assert frame["data"]["id"] == message.pk
+    assert frame["data"] == event.data
+
+
+# --- messages_mark_read ---------------------------------------------------------------------
+
+
+def test_marking_read_marks_only_that_users_messages_to_you(alice, bob, charlie, befriend):
+    befriend(alice, bob)
+    befriend(alice, charlie)
+    from_bob = [send(bob, alice, f"b{i}") for i in range(3)]
+    from_charlie = send(charlie, alice, "c")
+    to_bob = send(alice, bob, "a")
+
+    assert services.messages_mark_read(actor=alice, other_id=bob.pk) == 3
+
+    assert all(Message.objects.get(pk=m.pk).is_read for m in from_bob)
+    assert Message.objects.get(pk=from_charlie.pk).is_read is False
+    assert Message.objects.get(pk=to_bob.pk).is_read is False
+
+
+def test_marking_read_twice_marks_nothing_the_second_time(friends):
+    alice, bob = friends
+    send(bob, alice)
+    assert services.messages_mark_read(actor=alice, other_id=bob.pk) == 1
+    assert services.messages_mark_read(actor=alice, other_id=bob.pk) == 0
+
+
+def test_marking_read_tells_the_sender_once_with_the_reader_and_the_newest_id(friends):
+    alice, bob = friends
+    send(bob, alice, "one")
+    newest = send(bob, alice, "two")
+    services.messages_mark_read(actor=alice, other_id=bob.pk)
+    [event] = events_for(bob, EventType.MESSAGES_READ)
+    assert event.data == {"reader": summary(alice), "up_to_id": newest.pk, "count": 2}
+    assert events_for(alice, EventType.MESSAGES_READ) == []
+
+
+def test_marking_nothing_read_stores_no_event(friends):
+    alice, bob = friends
+    send(alice, bob)  # the other direction: nothing from bob to alice
+    assert services.messages_mark_read(actor=alice, other_id=bob.pk) == 0
+    assert not Notification.objects.filter(type=EventType.MESSAGES_READ).exists()
+
+
+def test_marking_read_an_unknown_user_is_not_found(alice):
+    with pytest.raises(NotFound):
+        services.messages_mark_read(actor=alice, other_id=999_999)
+
+
+def test_marking_read_yourself_is_not_found(alice):
+    with pytest.raises(NotFound):
+        services.messages_mark_read(actor=alice, other_id=alice.pk)
+
+
+def test_marking_read_works_for_a_sender_who_was_deactivated_since(friends):
+    alice, bob = friends
+    send(bob, alice)
+    bob.is_active = False
+    bob.save(update_fields=["is_active"])
+    assert services.messages_mark_read(actor=alice, other_id=bob.pk) == 1
+
+
+# --- selectors ------------------------------------------------------------------------------
+
+
+def test_a_thread_holds_both_directions_oldest_first(friends):
+    alice, bob = friends
+    sent = [send(alice, bob, "1"), send(bob, alice, "2"), send(alice, bob, "3")]
+    for user, other in ((alice, bob), (bob, alice)):
+        thread = selectors.thread(user=user, other_id=other.pk, before=None, limit=50)
+        assert [m.pk for m in thread] == [m.pk for m in sent]
+
+
+def test_a_thread_gives_the_newest_messages_older_than_before(friends):
+    alice, bob = friends
+    ids = [send(alice, bob, str(i)).pk for i in range(10)]
+    thread = selectors.thread(user=alice, other_id=bob.pk, before=ids[7], limit=3)
+    assert [m.pk for m in thread] == ids[4:7]
+
+
+def test_a_thread_leaves_out_other_conversations(alice, bob, charlie, befriend):
+    befriend(alice, bob)
+    befriend(alice, charlie)
+    send(alice, bob)
+    send(bob, alice)
+    to_charlie = send(alice, charlie)
+    thread = selectors.thread(user=charlie, other_id=alice.pk, before=None, limit=50)
+    assert [m.pk for m in thread] == [to_charlie.pk]
+    assert selectors.thread(user=charlie, other_id=bob.pk, before=None, limit=50) == []
+
+
+def test_conversations_are_newest_first_with_their_own_unread_counts(alice, bob, charlie, befriend):
+    befriend(alice, bob)
+    befriend(alice, charlie)
+    send(bob, alice, "b1")
+    send(bob, alice, "b2")
+    send(charlie, alice, "c1")
+    last = send(alice, bob, "a1")
+
+    conversations = selectors.conversations(user=alice)
+    assert [c["user"] for c in conversations] == [summary(bob), summary(charlie)]
+    assert [c["unread_count"] for c in conversations] == [2, 1]
+    assert conversations[0]["last_message"]["id"] == last.pk
+    assert conversations[0]["last_message"]["content"] == "a1"
+
+    # Seen from bob: alice's message to him is his one unread.
+    [for_bob] = selectors.conversations(user=bob)
+    assert for_bob["user"] == summary(alice)
+    assert for_bob["unread_count"] == 1
+
+
+def test_conversations_of_someone_who_never_wrote_are_empty(alice):
+    assert selectors.conversations(user=alice) == []
+
+
+@pytest.mark.parametrize("partners", [1, 10])
+def test_conversations_take_two_queries_however_many_there_are(
+    alice, make_user, befriend, django_assert_num_queries, partners
+):
+    for i in range(partners):
+        other = make_user(f"partner{i}")
+        befriend(alice, other)
+        send(alice, other, "hi")
+        send(other, alice, "hello")
+    with django_assert_num_queries(2):
+        conversations = selectors.conversations(user=alice)
+    assert len(conversations) == partners
+    assert all(c["unread_count"] == 1 for c in conversations)
+
+
+def test_unread_count_counts_unread_messages_to_you_only(alice, bob, charlie, befriend):
+    befriend(alice, bob)
+    befriend(alice, charlie)
+    send(bob, alice)
+    send(bob, alice)
+    send(charlie, alice)
+    send(alice, bob)
+    assert selectors.unread_count(user=alice) == 3
+    services.messages_mark_read(actor=alice, other_id=bob.pk)
+    assert selectors.unread_count(user=alice) == 1
+    assert selectors.unread_count(user=bob) == 1

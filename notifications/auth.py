@@ -1,0 +1,61 @@
+"""WebSocket authentication: an ASGI middleware that puts the user (or why not) in the scope."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.middleware import BaseMiddleware
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import AccessToken
+
+from accounts.models import User
+
+# Close codes of the contract: 4000-4099 mean "do not reconnect with the same credential".
+CLOSE_INVALID_CREDENTIAL = 4001
+CLOSE_TOKEN_EXPIRED = 4002
+CLOSE_INACTIVE_USER = 4003
+
+_MAX_CREDENTIAL_LENGTH = 4096
+
+
+def query_params(scope: dict) -> dict[str, str]:
+    """The query string as single values (the last wins), decoded leniently."""
+    raw = scope.get("query_string", b"").decode("latin-1")
+    return {key: values[-1] for key, values in parse_qs(raw).items()}
+
+
+@database_sync_to_async
+def _load_user(user_id: object) -> User | None:
+    try:
+        return User.objects.filter(pk=int(str(user_id))).first()
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+async def authenticate_token(raw: str | None) -> tuple[User | None, int | None, int | None]:
+    """(user, expiry as a unix time, None) or (None, None, close code)."""
+    if not raw or len(raw) > _MAX_CREDENTIAL_LENGTH:
+        return None, None, CLOSE_INVALID_CREDENTIAL
+    try:
+        token = AccessToken(raw)
+    except TokenError:
+        return None, None, CLOSE_INVALID_CREDENTIAL
+    user = await _load_user(token.get("user_id"))
+    if user is None:
+        return None, None, CLOSE_INVALID_CREDENTIAL
+    if not user.is_active:
+        return None, None, CLOSE_INACTIVE_USER
+    return user, int(token["exp"]), None
+
+
+class JWTAuthMiddleware(BaseMiddleware):
+    """Reads `?token=`; the consumer accepts, then closes with the code left in the scope."""
+
+    async def __call__(self, scope, receive, send):
+        scope = dict(scope)
+        user, expires_at, close_code = await authenticate_token(query_params(scope).get("token"))
+        scope["user"] = user
+        scope["token_expires_at"] = expires_at
+        scope["auth_close_code"] = close_code
+        return await super().__call__(scope, receive, send)

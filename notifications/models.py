@@ -1,0 +1,40 @@
+"""Stored events: every event pushed to a user is first a row here, so it can be replayed."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class EventType(models.TextChoices):
+    FRIEND_REQUEST = "friend_request"
+    FRIEND_ACCEPTED = "friend_accepted"
+    NEW_MESSAGE = "new_message"
+    MESSAGES_READ = "messages_read"
+
+
+class Notification(models.Model):
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        db_index=False,  # covered by the (recipient, id) index below
+    )
+    type = models.CharField(max_length=32, choices=EventType.choices)
+    data = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["recipient", "id"], name="notification_recipient_id"),
+            models.Index(
+                fields=["recipient", "id"],
+                condition=models.Q(read_at__isnull=True),
+                name="notification_unread",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} #{self.id} for user {self.recipient_id}"

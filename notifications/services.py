@@ -1,0 +1,123 @@
+"""The one door to the channel layer: store an event, then push it after commit."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterable
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.utils import timezone
+
+from notifications.models import EventType, Notification
+from notifications.selectors import last_event_id
+from numeneon.timefmt import iso
+
+logger = logging.getLogger(__name__)
+
+# The channel layer message type the consumer handles (`notification_event`).
+LAYER_EVENT = "notification.event"
+
+
+def user_group_name(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def event_frame(event: Notification) -> dict:
+    """An event as the socket and the REST feed show it."""
+    return {
+        "type": event.type,
+        "id": event.id,
+        "created_at": iso(event.created_at),
+        "data": event.data,
+    }
+
+
+def encode_frame(frame: dict) -> str:
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
+
+def _lock_recipient_stream(recipient_id: int) -> None:
+    """Serialize the events of one recipient until commit.
+
+    Ids come from one global sequence; without this lock two transactions could commit a
+    user's events out of id order, and a client resuming from the larger id would never see
+    the smaller one. SQLite already serializes every write, so it needs nothing here.
+    """
+    if connection.features.has_select_for_update:
+        users = get_user_model().objects.filter(pk=recipient_id)
+        no_key = connection.features.has_select_for_no_key_update
+        list(users.select_for_update(no_key=no_key).values_list("pk", flat=True))
+
+
+@transaction.atomic
+def notify(*, recipient_id: int, event_type: EventType | str, data: dict) -> Notification:
+    """Store an event for a user; push it to their sockets once the transaction commits."""
+    event_type = EventType(event_type)
+    _lock_recipient_stream(recipient_id)
+    prev_id = last_event_id(user_id=recipient_id)
+    event = Notification.objects.create(recipient_id=recipient_id, type=event_type, data=data)
+    message = {
+        "type": LAYER_EVENT,
+        "id": event.id,
+        # Lets a consumer see that it missed an event (a late or dropped push) and fetch it.
+        "prev_id": prev_id,
+        # Encoded once here, not once per socket.
+        "text": encode_frame(event_frame(event)),
+    }
+    transaction.on_commit(lambda: push_to_user(recipient_id, message))
+    return event
+
+
+class _PushHealth:
+    """Logs the first failed push and the recovery, not every failure in between."""
+
+    def __init__(self) -> None:
+        self._failing = False
+        self._lock = threading.Lock()
+
+    def failed(self, user_id: int) -> None:
+        with self._lock:
+            first, self._failing = not self._failing, True
+        if first:
+            logger.exception(
+                "Push to user %s failed; events stay stored and are replayed on reconnect. "
+                "Further failures are not logged until a push succeeds.",
+                user_id,
+            )
+
+    def succeeded(self) -> None:
+        with self._lock:
+            recovered, self._failing = self._failing, False
+        if recovered:
+            logger.warning("Pushes to the channel layer succeed again.")
+
+
+_push_health = _PushHealth()
+
+
+def push_to_user(user_id: int, message: dict) -> None:
+    """Best effort: the event is stored already, so a failed push is logged, not raised."""
+    try:
+        async_to_sync(get_channel_layer().group_send)(user_group_name(user_id), message)
+    except Exception:
+        _push_health.failed(user_id)
+    else:
+        _push_health.succeeded()
+
+
+def notifications_mark_read(
+    *, actor_id: int, ids: Iterable[int] | None = None, up_to: int | None = None
+) -> int:
+    unread = Notification.objects.filter(recipient_id=actor_id, read_at__isnull=True)
+    if ids is not None:
+        unread = unread.filter(id__in=list(ids))
+    elif up_to is not None:
+        unread = unread.filter(id__lte=up_to)
+    else:
+        return 0
+    return unread.update(read_at=timezone.now())

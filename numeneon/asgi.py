@@ -1,0 +1,31 @@
+"""ASGI entry point: HTTP goes to Django, WebSockets through JWT auth to the consumers."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "numeneon.settings")
+# Set Django up before importing anything that touches models.
+django_asgi_app = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+from notifications.auth import JWTAuthMiddleware  # noqa: E402
+from notifications.routing import websocket_urlpatterns  # noqa: E402
+
+if settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels.layers.InMemoryChannelLayer":
+    logging.getLogger("numeneon").warning(
+        "Using the in-memory channel layer: events reach only sockets of this one process. "
+        "Set REDIS_URL to run more than one server process."
+    )
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": JWTAuthMiddleware(URLRouter(websocket_urlpatterns)),
+    }
+)

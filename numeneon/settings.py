@@ -1,0 +1,199 @@
+"""NUMENEON settings: one module, driven by environment variables.
+
+With nothing set it serves a laptop (SQLite, in-memory channel layer); `DATABASE_URL` and
+`REDIS_URL` switch to PostgreSQL and Redis. See the README for every variable.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from numeneon.env import envbool, envfloat, envint, envlist, envstr
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = envbool("DEBUG", False)
+
+SECRET_KEY = envstr("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off (set DEBUG=1 for local development)."
+        )
+    # Only ever used with DEBUG on; tokens signed with it are worthless elsewhere.
+    SECRET_KEY = "django-insecure-numeneon-local-development-only"
+
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+if envstr("RENDER_EXTERNAL_HOSTNAME"):
+    ALLOWED_HOSTS.append(envstr("RENDER_EXTERNAL_HOSTNAME"))
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "channels",
+    "accounts",
+    "friends",
+    "messages_app",
+    "notifications",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "numeneon.urls"
+ASGI_APPLICATION = "numeneon.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+# CONN_MAX_AGE stays 0: persistent connections leak under Daphne's thread pool.
+DATABASE_URL = envstr("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": envstr("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+        }
+    }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Daphne serves requests from a thread pool: take the write lock up front and wait for
+    # it, instead of failing with "database is locked" on a lock upgrade.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+    # A file, not memory, so that a Daphne started by the end-to-end tests sees it too.
+    DATABASES["default"]["TEST"] = {
+        "NAME": envstr("SQLITE_TEST_PATH", str(BASE_DIR / "test-db.sqlite3"))
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Tests set a fast hasher here; production keeps Django's defaults (PBKDF2 first).
+_HASHERS = envlist("PASSWORD_HASHERS", [])
+if _HASHERS:
+    PASSWORD_HASHERS = _HASHERS
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- REST API -------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["numeneon.parsers.StrictJSONParser"],
+    "EXCEPTION_HANDLER": "numeneon.errors.exception_handler",
+}
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(seconds=envint("ACCESS_TOKEN_LIFETIME_SECONDS", 15 * 60)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(
+        seconds=envint("REFRESH_TOKEN_LIFETIME_SECONDS", 7 * 24 * 3600)
+    ),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": False,
+    "SIGNING_KEY": envstr("JWT_SIGNING_KEY") or SECRET_KEY,
+    "ALGORITHM": "HS256",
+}
+
+# --- CORS and WebSocket origins -------------------------------------------------------------
+_DEV_ORIGINS = ["http://localhost:5173", "http://localhost:4173"]
+CORS_ALLOWED_ORIGINS = envlist("CORS_ALLOWED_ORIGINS", _DEV_ORIGINS if DEBUG else [])
+
+# --- Channel layer --------------------------------------------------------------------------
+REDIS_URL = envstr("REDIS_URL")
+CHANNEL_LAYER_PREFIX = envstr("CHANNEL_LAYER_PREFIX", "numeneon")
+# channels-redis forgets group membership this long after group_add; it must not be shorter
+# than the longest a socket may stay open (Daphne's --websocket_timeout, 86,400 s by default).
+CHANNEL_LAYER_GROUP_EXPIRY = envint("CHANNEL_LAYER_GROUP_EXPIRY", 86400)
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        # redis-py 8 defaults socket_timeout to 5 s, the same as
+                        # channels-redis's blocking BZPOPMIN: idle consumers would crash.
+                        "socket_timeout": envfloat("REDIS_SOCKET_TIMEOUT", 30.0),
+                        "socket_connect_timeout": 5,
+                        "max_connections": envint("REDIS_MAX_CONNECTIONS", 1000),
+                    }
+                ],
+                "prefix": CHANNEL_LAYER_PREFIX,
+                # One inbox per server process: capacity covers every socket of the process.
+                "capacity": envint("CHANNEL_LAYER_CAPACITY", 10000),
+                "expiry": envint("CHANNEL_LAYER_EXPIRY", 60),
+                "group_expiry": CHANNEL_LAYER_GROUP_EXPIRY,
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Logging --------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
+    # Django's own console handler would print every request warning a second time.
+    "loggers": {"django": {"handlers": [], "propagate": True}},
+}
