@@ -1,0 +1,59 @@
+"""Session-wide real servers: two Daphne processes sharing one Redis and the test database."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+import redis
+
+from tests.e2e.servers import DEFAULT_TEST_REDIS_URL, DaphneServer, database_env
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    url = os.environ.get("TEST_REDIS_URL", DEFAULT_TEST_REDIS_URL)
+    # Fail loudly rather than skip: these tests are the proof that pushes cross processes.
+    redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    return url
+
+
+@pytest.fixture(scope="session")
+def server_env(django_db_setup, redis_url) -> dict[str, str]:
+    from django.db import connection
+
+    return {
+        **database_env(connection.settings_dict),
+        "REDIS_URL": redis_url,
+        # A prefix of its own: nothing from another run or suite reaches these servers.
+        "CHANNEL_LAYER_PREFIX": f"e2e-{uuid.uuid4().hex[:8]}",
+        "DEBUG": "0",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    }
+
+
+@pytest.fixture(scope="session")
+def servers(server_env, tmp_path_factory):
+    """Starts Daphne processes on demand by name; all are stopped at the end of the session."""
+    started: dict[str, DaphneServer] = {}
+    log_dir = tmp_path_factory.mktemp("daphne")
+
+    def get(name: str = "a", **extra_env: str) -> DaphneServer:
+        if name not in started:
+            started[name] = DaphneServer(name, {**server_env, **extra_env}, log_dir).start()
+        return started[name]
+
+    yield get
+    for server in started.values():
+        server.stop()
+
+
+@pytest.fixture
+def server_a(servers) -> DaphneServer:
+    return servers("a")
+
+
+@pytest.fixture
+def server_b(servers) -> DaphneServer:
+    return servers("b")

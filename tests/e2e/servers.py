@@ -1,0 +1,203 @@
+"""Real servers for end-to-end tests: Daphne processes on free loopback ports, a REST client
+and a WebSocket client that speak to them over real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import websockets
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_env(settings_dict: dict) -> dict[str, str]:
+    """Environment that points a server process at the test database this process uses."""
+    if settings_dict["ENGINE"] == "django.db.backends.sqlite3":
+        return {"DATABASE_URL": "", "SQLITE_PATH": str(settings_dict["NAME"])}
+    user = settings_dict.get("USER") or ""
+    password = f":{settings_dict['PASSWORD']}" if settings_dict.get("PASSWORD") else ""
+    credentials = f"{user}{password}@" if user else ""
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or 5432
+    return {"DATABASE_URL": f"postgres://{credentials}{host}:{port}/{settings_dict['NAME']}"}
+
+
+class DaphneServer:
+    """One Daphne process serving numeneon.asgi on a free port."""
+
+    def __init__(self, name: str, env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.env = env
+        self.log_path = log_dir / f"daphne-{name}.log"
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> DaphneServer:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "numeneon.asgi:application",
+            ],
+            cwd=BASE_DIR,
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"daphne {self.name} exited:\n{self.log()}")
+            try:
+                status, _ = Api(self.http_url).get("/api/auth/me/")
+            except OSError:
+                time.sleep(0.05)
+                continue
+            if status == 401:
+                return self
+        self.stop()
+        raise RuntimeError(f"daphne {self.name} did not start in {timeout}s:\n{self.log()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(sig)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class Api:
+    """A tiny REST client over urllib: (status, decoded JSON body or None)."""
+
+    def __init__(self, base_url: str, token: str | None = None) -> None:
+        self.base_url = base_url
+        self.token = token
+
+    def request(self, method: str, path: str, body: dict | None = None):
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base_url + path, data=data, method=method)
+        request.add_header("Accept", "application/json")
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                status, raw = response.status, response.read()
+        except urllib.error.HTTPError as error:
+            status, raw = error.code, error.read()
+        return status, (json.loads(raw) if raw else None)
+
+    def get(self, path: str):
+        return self.request("GET", path)
+
+    def post(self, path: str, body: dict | None = None):
+        return self.request("POST", path, body)
+
+    def delete(self, path: str):
+        return self.request("DELETE", path)
+
+    async def apost(self, path: str, body: dict | None = None):
+        return await asyncio.to_thread(self.post, path, body)
+
+
+class Person:
+    """A user signed up through the server, with their token and a REST client."""
+
+    def __init__(self, server: DaphneServer, username: str) -> None:
+        password = f"{username}-long-password-7"
+        status, body = Api(server.http_url).post(
+            "/api/auth/signup/",
+            {"username": username, "email": f"{username}@example.com", "password": password},
+        )
+        assert status == 201, body
+        self.id: int = body["user"]["id"]
+        self.username = username
+        self.summary = {
+            key: body["user"][key] for key in ("id", "username", "first_name", "last_name")
+        }
+        self.token: str = body["access"]
+        self.refresh: str = body["refresh"]
+        self.api = Api(server.http_url, self.token)
+
+    def socket(self, server: DaphneServer, **params: object) -> Socket:
+        query = "&".join(f"{key}={value}" for key, value in {"token": self.token, **params}.items())
+        return Socket(f"{server.ws_url}/ws/notifications/?{query}")
+
+
+class Socket:
+    """A WebSocket client that reads JSON frames with a deadline."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.ws = None
+
+    async def __aenter__(self) -> Socket:
+        self.ws = await websockets.connect(self.url, open_timeout=10, max_size=2**20)
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.ws.close()
+
+    async def receive(self, timeout: float = 5.0) -> dict:
+        return json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+
+    async def receive_type(self, frame_type: str, timeout: float = 5.0) -> dict:
+        frame = await self.receive(timeout)
+        assert frame["type"] == frame_type, frame
+        return frame
+
+    async def nothing_within(self, seconds: float) -> bool:
+        try:
+            frame = await asyncio.wait_for(self.ws.recv(), seconds)
+        except TimeoutError:
+            return True
+        raise AssertionError(f"expected no frame, got {frame}")
+
+    async def send(self, frame: dict | str) -> None:
+        await self.ws.send(frame if isinstance(frame, str) else json.dumps(frame))
+
+    async def close_code(self, timeout: float = 5.0) -> int:
+        """Wait for the server to close the socket; its close code."""
+        try:
+            while True:
+                await asyncio.wait_for(self.ws.recv(), timeout)
+        except websockets.ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd else closed.code
