@@ -22,7 +22,7 @@ _MAX_CREDENTIAL_LENGTH = 4096
 def query_params(scope: dict) -> dict[str, str]:
     """The query string as single values (the last wins), decoded leniently."""
     raw = scope.get("query_string", b"").decode("latin-1")
-    return {key: values[-1] for key, values in parse_qs(raw).items()}
+    return {key: values[-1] for key, values in parse_qs(raw, keep_blank_values=True).items()}
 
 
 @database_sync_to_async

@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
 from notifications import selectors, services
-from notifications.auth import CLOSE_INVALID_CREDENTIAL
+from notifications.auth import CLOSE_INVALID_CREDENTIAL, query_params
 from notifications.services import encode_frame, event_frame, user_group_name
+from numeneon.fields import parse_id
 
 logger = logging.getLogger(__name__)
+
+# More missed events than this are not replayed: the client reloads its state over REST.
+REPLAY_LIMIT = 500
+# 1013 "try again later": retryable, unlike 4000-4099.
+CLOSE_TRY_AGAIN_LATER = 1013
+# What a lost channel layer raises: redis-py's errors derive from these or from RedisError.
+LAYER_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, OSError, TimeoutError)
+try:
+    from redis.exceptions import RedisError
+
+    LAYER_ERRORS = (*LAYER_ERRORS, RedisError)
+except ImportError:  # pragma: no cover - redis is a dependency, but the layer may be in-memory
+    pass
+
+
+def parse_event_id(value: str) -> int | None:
+    """`last_event_id` from the query string: 0 or a positive id; None when it is neither."""
+    return 0 if value.strip() == "0" else parse_id(value)
 
 
 class NotificationConsumer(AsyncWebsocketConsumer):
@@ -20,6 +42,24 @@ class NotificationConsumer(AsyncWebsocketConsumer):
     group_name: str | None = None
     # The id of the newest event this socket has sent (or that predates the connection).
     last_sent_id = 0
+    _membership_task: asyncio.Task | None = None
+
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        except LAYER_ERRORS:
+            # The channel layer (Redis) is gone, and with it this socket's group membership:
+            # ask the client to come back later and resume from its last event id.
+            logger.warning(
+                "Channel layer unreachable; closing the socket of user %s with %s",
+                self.user_id,
+                CLOSE_TRY_AGAIN_LATER,
+            )
+            with contextlib.suppress(Exception):
+                await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
+        finally:
+            if self._membership_task is not None:
+                self._membership_task.cancel()
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -31,24 +71,64 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             return
         self.user_id = user.pk
         self.group_name = user_group_name(user.pk)
-        # Join before reading the newest id, so that no event falls between the two.
+        # Join before reading the newest id, so that no event falls between the two; events
+        # pushed meanwhile wait in this consumer's channel until connect() returns, and
+        # notification_event() drops those already sent.
         await self.channel_layer.group_add(self.group_name, self.channel_name)
-        self.last_sent_id = await database_sync_to_async(selectors.last_event_id)(
-            user_id=self.user_id
-        )
+        newest = await database_sync_to_async(selectors.last_event_id)(user_id=self.user_id)
         await self.accept()
         await self._send_frame(
             {
                 "type": "connection_established",
                 "user_id": self.user_id,
                 "message": "Connected to NUMENEON notifications.",
-                "last_event_id": self.last_sent_id,
+                "last_event_id": newest,
             }
         )
+        resume_from = query_params(self.scope).get("last_event_id")
+        if resume_from is None:
+            self.last_sent_id = newest
+        else:
+            await self._replay(resume_from, newest)
+        self._membership_task = asyncio.create_task(self._keep_membership())
+
+    async def _replay(self, resume_from: str, newest: int) -> None:
+        """Send every stored event after `resume_from` up to `newest`, then replay_complete."""
+        after = parse_event_id(resume_from)
+        missed = []
+        if after is not None and after < newest:
+            missed = await database_sync_to_async(selectors.events_between)(
+                user_id=self.user_id, after=after, up_to=newest, limit=REPLAY_LIMIT + 1
+            )
+        if after is None or len(missed) > REPLAY_LIMIT:
+            # Too much to replay (or no usable position): the client reloads over REST.
+            self.last_sent_id = newest
+            await self._send_frame({"type": "replay_complete", "count": 0, "recovered": False})
+            return
+        self.last_sent_id = after
+        for event in missed:
+            await self.send(text_data=encode_frame(event_frame(event)))
+            self.last_sent_id = event.id
+        self.last_sent_id = newest
+        await self._send_frame({"type": "replay_complete", "count": len(missed)})
+
+    async def _keep_membership(self) -> None:
+        """Re-join the group well before channels-redis forgets the membership."""
+        interval = max(settings.CHANNEL_LAYER_GROUP_EXPIRY / 3, 0.5)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.channel_layer.group_add(self.group_name, self.channel_name)
+            except LAYER_ERRORS:
+                await self.close(code=CLOSE_TRY_AGAIN_LATER)
+                return
 
     async def disconnect(self, code: int) -> None:
+        if self._membership_task is not None:
+            self._membership_task.cancel()
         if self.group_name is not None:
-            await self.channel_layer.group_discard(self.group_name, self.channel_name)
+            with contextlib.suppress(*LAYER_ERRORS):
+                await self.channel_layer.group_discard(self.group_name, self.channel_name)
 
     # --- events from the channel layer ------------------------------------------------------
 

@@ -21,3 +21,19 @@ def events_between(*, user_id: int, after: int, up_to: int | None = None, limit:
         events = events.filter(id__lte=up_to)
     events = events.order_by("id")
     return list(events[:limit] if limit is not None else events)
+
+
+def feed(*, user_id: int, after: int | None, limit: int) -> list[Notification]:
+    """Events with an id above `after`, oldest first; without `after`, the newest `limit`.
+
+    Ids of one user commit in order (see services.notify), so paging by `after` never skips
+    an event that commits later.
+    """
+    if after is not None:
+        return events_between(user_id=user_id, after=after, limit=limit)
+    newest = Notification.objects.filter(recipient_id=user_id).order_by("-id")[:limit]
+    return list(reversed(newest))
+
+
+def unread_count(*, user_id: int) -> int:
+    return Notification.objects.filter(recipient_id=user_id, read_at__isnull=True).count()

@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/auth/", include("accounts.urls")),
     path("api/friends/", include("friends.urls")),
     path("api/messages/", include("messages_app.urls")),
+    path("api/notifications/", include("notifications.urls")),
     # The contract's error body for unknown API paths, with DEBUG on too.
     re_path(r"^api/", api_not_found),
 ]
