@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
+from django.db import connections
 from rest_framework_simplejwt.tokens import AccessToken
 
+from notifications.services import notify
 from numeneon.asgi import application
 
 
@@ -39,3 +43,16 @@ async def connect():
         # Lets the consumer run its disconnect handler and leave its group, even where the
         # server closed the socket itself; a second disconnect of the same socket is harmless.
         await communicator.disconnect()
+
+
+# notify() from async tests, on a thread whose database connection is closed after each call
+# (asgiref's plain sync_to_async would leave it open and block the test database's teardown).
+anotify = database_sync_to_async(notify)
+
+
+@pytest.fixture(autouse=True)
+async def close_the_async_orm_connection():
+    """Django's async ORM (acount, async for ...) runs on asgiref's shared thread, whose
+    connection nothing else closes; an open one would block dropping the test database."""
+    yield
+    await sync_to_async(connections.close_all)()

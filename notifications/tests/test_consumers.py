@@ -6,7 +6,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.db import transaction
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
@@ -14,6 +14,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 from accounts.models import User
 from notifications.models import EventType, Notification
 from notifications.services import LAYER_EVENT, event_frame, notify, user_group_name
+from notifications.tests.conftest import anotify
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -68,13 +69,13 @@ def expired_token(user: User) -> str:
     ids=["none", "empty", "garbage", "forged", "alg-none", "expired", "refresh-token", "huge"],
 )
 async def test_a_bad_credential_is_accepted_then_closed_with_4001(connect, alice, make_query):
-    communicator = await connect(query=await sync_to_async(make_query)(alice))
+    communicator = await connect(query=await database_sync_to_async(make_query)(alice))
     assert await closed_with(communicator) == 4001
 
 
 async def test_a_token_of_a_deleted_user_is_closed_with_4001(connect, alice):
     query = f"token={AccessToken.for_user(alice)}"
-    await sync_to_async(alice.delete)()
+    await database_sync_to_async(alice.delete)()
     communicator = await connect(query=query)
     assert await closed_with(communicator) == 4001
 
@@ -96,9 +97,7 @@ async def test_connecting_sends_connection_established_with_the_newest_event_id(
     }
     await communicator.disconnect()
 
-    event = await sync_to_async(notify)(
-        recipient_id=alice.pk, event_type=EventType.FRIEND_REQUEST, data={"k": 1}
-    )
+    event = await anotify(recipient_id=alice.pk, event_type=EventType.FRIEND_REQUEST, data={"k": 1})
     communicator = await connect(alice)
     assert (await established(communicator))["last_event_id"] == event.id
     await communicator.disconnect()
@@ -166,10 +165,10 @@ async def test_every_socket_of_a_user_gets_the_event_and_nobody_else_does(
     for communicator in (bob_tab_1, bob_tab_2, charlie_tab):
         await established(communicator)
 
-    event = await sync_to_async(notify)(
+    event = await anotify(
         recipient_id=bob.pk, event_type=EventType.FRIEND_REQUEST, data={"request_id": 1}
     )
-    expected = await sync_to_async(event_frame)(event)
+    expected = await database_sync_to_async(event_frame)(event)
     assert await bob_tab_1.receive_json_from() == expected
     assert await bob_tab_2.receive_json_from() == expected
     assert await charlie_tab.receive_nothing(timeout=0.3)
@@ -180,7 +179,7 @@ async def test_every_socket_of_a_user_gets_the_event_and_nobody_else_does(
 async def test_an_event_reaches_the_socket_framed_as_the_contract_says(connect, alice, bob):
     communicator = await connect(bob)
     await established(communicator)
-    event = await sync_to_async(notify)(
+    event = await anotify(
         recipient_id=bob.pk,
         event_type=EventType.FRIEND_REQUEST,
         data={"request_id": 9, "from_user": {"id": alice.pk, "username": "alice"}},
@@ -204,7 +203,7 @@ async def test_no_event_is_pushed_or_stored_when_the_transaction_rolls_back(conn
     communicator = await connect(bob)
     await established(communicator)
     with pytest.raises(RuntimeError):
-        await sync_to_async(_notify_then_fail)(bob.pk)
+        await database_sync_to_async(_notify_then_fail)(bob.pk)
     assert await communicator.receive_nothing(timeout=0.5)
     assert await Notification.objects.acount() == 0
     await communicator.disconnect()
@@ -217,9 +216,7 @@ async def test_a_missed_push_is_filled_from_the_database_in_order_and_a_late_one
     await established(communicator)
     # Stored and committed, but its push never arrives (dropped by a full channel, say).
     lost = await Notification.objects.acreate(recipient=bob, type="friend_request", data={"n": 1})
-    latest = await sync_to_async(notify)(
-        recipient_id=bob.pk, event_type=EventType.FRIEND_REQUEST, data={"n": 2}
-    )
+    latest = await anotify(recipient_id=bob.pk, event_type=EventType.FRIEND_REQUEST, data={"n": 2})
     first, second = await communicator.receive_json_from(), await communicator.receive_json_from()
     assert [first["id"], second["id"]] == [lost.id, latest.id]
     assert [first["data"], second["data"]] == [{"n": 1}, {"n": 2}]
@@ -235,10 +232,9 @@ async def test_a_missed_push_is_filled_from_the_database_in_order_and_a_late_one
 
 async def test_ack_marks_the_users_events_read_up_to_the_id(connect, alice, bob):
     events = [
-        await sync_to_async(notify)(recipient_id=alice.pk, event_type="friend_request", data={})
-        for _ in range(3)
+        await anotify(recipient_id=alice.pk, event_type="friend_request", data={}) for _ in range(3)
     ]
-    other = await sync_to_async(notify)(recipient_id=bob.pk, event_type="friend_request", data={})
+    other = await anotify(recipient_id=bob.pk, event_type="friend_request", data={})
     communicator = await connect(alice)
     await established(communicator)
     await communicator.send_json_to({"type": "ack", "last_event_id": events[1].id})

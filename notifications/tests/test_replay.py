@@ -6,12 +6,13 @@ import asyncio
 import random
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from rest_framework_simplejwt.tokens import AccessToken
 
 from notifications.consumers import REPLAY_LIMIT
 from notifications.models import EventType, Notification
 from notifications.services import event_frame, notify
+from notifications.tests.conftest import anotify
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -39,18 +40,18 @@ async def read_until_replay_complete(communicator) -> tuple[dict, list[dict], di
 
 
 async def test_resuming_replays_every_later_event_framed_as_live_then_replay_complete(connect, bob):
-    events = await sync_to_async(store_events)(bob, 5)
+    events = await database_sync_to_async(store_events)(bob, 5)
     communicator = await connect(query=resume_query(bob, events[1].id))
     hello, frames, done = await read_until_replay_complete(communicator)
     assert hello["last_event_id"] == events[-1].id
-    assert frames == [await sync_to_async(event_frame)(e) for e in events[2:]]
+    assert frames == [await database_sync_to_async(event_frame)(e) for e in events[2:]]
     assert done == {"type": "replay_complete", "count": 3}
     await communicator.disconnect()
 
 
 async def test_resuming_from_zero_replays_everything_and_only_the_users_own(connect, alice, bob):
-    await sync_to_async(store_events)(alice, 2)
-    events = await sync_to_async(store_events)(bob, 2)
+    await database_sync_to_async(store_events)(alice, 2)
+    events = await database_sync_to_async(store_events)(bob, 2)
     communicator = await connect(query=resume_query(bob, 0))
     _, frames, done = await read_until_replay_complete(communicator)
     assert [f["id"] for f in frames] == [e.id for e in events]
@@ -59,7 +60,7 @@ async def test_resuming_from_zero_replays_everything_and_only_the_users_own(conn
 
 
 async def test_resuming_when_up_to_date_replays_nothing(connect, bob):
-    events = await sync_to_async(store_events)(bob, 2)
+    events = await database_sync_to_async(store_events)(bob, 2)
     communicator = await connect(query=resume_query(bob, events[-1].id))
     _, frames, done = await read_until_replay_complete(communicator)
     assert (frames, done) == ([], {"type": "replay_complete", "count": 0})
@@ -67,19 +68,19 @@ async def test_resuming_when_up_to_date_replays_nothing(connect, bob):
 
 
 async def test_more_than_500_missed_events_are_not_replayed_and_the_client_reloads(connect, bob):
-    events = await sync_to_async(store_events)(bob, REPLAY_LIMIT + 2)
+    events = await database_sync_to_async(store_events)(bob, REPLAY_LIMIT + 2)
     communicator = await connect(query=resume_query(bob, events[0].id))
     _, frames, done = await read_until_replay_complete(communicator)
     assert frames == []
     assert done == {"type": "replay_complete", "count": 0, "recovered": False}
     # Live events go on from the newest stored one.
-    live = await sync_to_async(notify)(recipient_id=bob.pk, event_type="friend_request", data={})
+    live = await anotify(recipient_id=bob.pk, event_type="friend_request", data={})
     assert (await communicator.receive_json_from())["id"] == live.id
     await communicator.disconnect()
 
 
 async def test_exactly_500_missed_events_are_all_replayed(connect, bob):
-    events = await sync_to_async(store_events)(bob, REPLAY_LIMIT + 1)
+    events = await database_sync_to_async(store_events)(bob, REPLAY_LIMIT + 1)
     communicator = await connect(query=resume_query(bob, events[0].id))
     _, frames, done = await read_until_replay_complete(communicator)
     assert [f["id"] for f in frames] == [e.id for e in events[1:]]
@@ -89,7 +90,7 @@ async def test_exactly_500_missed_events_are_all_replayed(connect, bob):
 
 @pytest.mark.parametrize("value", ["abc", "-1", "1.5", "", "99999999999999999999999"])
 async def test_an_unusable_last_event_id_tells_the_client_to_reload(connect, bob, value):
-    await sync_to_async(store_events)(bob, 1)
+    await database_sync_to_async(store_events)(bob, 1)
     communicator = await connect(query=resume_query(bob, value))
     _, frames, done = await read_until_replay_complete(communicator)
     assert (frames, done) == ([], {"type": "replay_complete", "count": 0, "recovered": False})
@@ -104,9 +105,7 @@ async def test_events_committed_during_many_reconnects_arrive_exactly_once_in_or
 
     async def produce() -> None:
         for n in range(total):
-            await sync_to_async(notify)(
-                recipient_id=bob.pk, event_type=EventType.FRIEND_REQUEST, data={"n": n}
-            )
+            await anotify(recipient_id=bob.pk, event_type=EventType.FRIEND_REQUEST, data={"n": n})
             await asyncio.sleep(rng.choice((0, 0, 0.002)))
 
     def take(frame: dict) -> None:

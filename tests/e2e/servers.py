@@ -57,13 +57,17 @@ class DaphneServer:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
     def start(self, timeout: float = 20.0) -> DaphneServer:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
-                "daphne",
+                "numeneon.server",
                 "-b",
                 "127.0.0.1",
                 "-p",
@@ -200,4 +204,130 @@ class Socket:
             while True:
                 await asyncio.wait_for(self.ws.recv(), timeout)
         except websockets.ConnectionClosed as closed:
-            return closed.rcvd.code if closed.rcvd else closed.code
+            return closed.rcvd.code if closed.rcvd else 1006
+
+
+class RedisServer:
+    """A redis-server of the test's own on a free port, to stop and start at will."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.port = free_port()
+        self.log_path = log_dir / f"redis-{self.port}.log"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10.0) -> RedisServer:
+        import redis
+
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port", str(self.port),
+                "--bind", "127.0.0.1",
+                "--save", "",
+                "--appendonly", "no",
+                "--logfile", str(self.log_path),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                redis.Redis.from_url(self.url, socket_connect_timeout=1).ping()
+                return self
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+async def befriend(a: Person, b: Person) -> None:
+    status, sent = await a.api.apost(f"/api/friends/request/{b.id}/")
+    assert status == 201, sent
+    status, accepted = await b.api.apost(f"/api/friends/accept/{sent['request']['id']}/")
+    assert status == 201, accepted
+
+
+def stored_event_ids(person: Person, event_type: str | None = None) -> list[int]:
+    """Every event stored for `person`, read back over REST, oldest first."""
+    ids, after = [], 0
+    while True:
+        status, page = person.api.get(f"/api/notifications/?after={after}&limit=200")
+        assert status == 200, page
+        if not page:
+            return ids
+        ids += [e["id"] for e in page if event_type is None or e["type"] == event_type]
+        after = page[-1]["id"]
+
+
+# What a reconnecting client shrugs off: a refused or failed handshake, a dropped socket.
+RECONNECTABLE = (OSError, websockets.InvalidHandshake, websockets.ConnectionClosed, TimeoutError)
+
+
+class ResumingClient:
+    """A client that keeps a socket open, and on any close reconnects with last_event_id,
+    as the contract asks of every client. Records every event frame it is sent."""
+
+    def __init__(self, person: Person, server: DaphneServer) -> None:
+        self.person = person
+        self.server = server
+        self.events: list[dict] = []
+        self.close_codes: list[int] = []
+        self.connects = 0
+        self.replayed = 0
+        self.baseline = 0
+        self._stop = asyncio.Event()
+        self._live = asyncio.Event()
+
+    @property
+    def last_event_id(self) -> int:
+        return self.events[-1]["id"] if self.events else self.baseline
+
+    async def run(self) -> None:
+        while not self._stop.is_set():
+            params = {"last_event_id": self.last_event_id} if self.connects else {}
+            try:
+                async with self.person.socket(self.server, **params) as ws:
+                    self.connects += 1
+                    await self._read(ws)
+            except (
+                OSError,
+                websockets.InvalidHandshake,
+                websockets.ConnectionClosed,
+                TimeoutError,
+            ):
+                await asyncio.sleep(0.1)
+
+    async def _read(self, ws: Socket) -> None:
+        hello = await ws.receive_type("connection_established")
+        if self.connects == 1:
+            self.baseline = hello["last_event_id"]
+        self._live.set()
+        while not self._stop.is_set():
+            try:
+                message = await asyncio.wait_for(ws.ws.recv(), 0.2)
+            except TimeoutError:
+                continue
+            except websockets.ConnectionClosed as closed:
+                self.close_codes.append(closed.rcvd.code if closed.rcvd else 1006)
+                return
+            frame = json.loads(message)
+            if frame["type"] == "replay_complete":
+                self.replayed += frame["count"]
+                assert frame.get("recovered", True), frame
+            elif "id" in frame:
+                self.events.append(frame)
+
+    async def wait_live(self, timeout: float = 10.0) -> None:
+        await asyncio.wait_for(self._live.wait(), timeout)
+
+    def stop(self) -> None:
+        self._stop.set()

@@ -1,0 +1,76 @@
+"""Daphne, with a graceful stop: `python -m numeneon.server` takes Daphne's own arguments.
+
+On SIGTERM (a deploy on Render, a restart) every open WebSocket is closed with 1012
+"service restart" before the process exits, so clients reconnect at once and resume with
+`last_event_id` instead of waiting for a timeout. The WebSocket protocol also lets the
+application close with the retryable codes 1012 and 1013, which autobahn's `sendClose`
+refuses although RFC 6455's registry defines them for servers.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from daphne.cli import CommandLineInterface
+from daphne.server import Server
+from daphne.ws_protocol import WebSocketProtocol
+from twisted.internet import defer, reactor, task
+
+logger = logging.getLogger("numeneon.server")
+
+CLOSE_SERVICE_RESTART = 1012
+CLOSE_TRY_AGAIN_LATER = 1013
+# How long a stopping server waits for clients to answer its close frames.
+SHUTDOWN_GRACE_SECONDS = 3.0
+
+
+class NumeneonWebSocketProtocol(WebSocketProtocol):
+    _RETRYABLE_SERVER_CODES = frozenset({CLOSE_SERVICE_RESTART, CLOSE_TRY_AGAIN_LATER})
+
+    def serverClose(self, code=None):
+        if code in self._RETRYABLE_SERVER_CODES:
+            self.sendCloseFrame(code=code, isReply=False)
+        else:
+            super().serverClose(code)
+
+
+class NumeneonServer(Server):
+    def run(self):
+        reactor.callWhenRunning(self._use_our_protocol)
+        # Registered before Daphne's own trigger, which cancels the applications.
+        reactor.addSystemEventTrigger("before", "shutdown", self.close_websockets)
+        super().run()
+
+    def _use_our_protocol(self) -> None:
+        self.ws_factory.protocol = NumeneonWebSocketProtocol
+
+    def close_websockets(self):
+        sockets = [
+            protocol
+            for protocol in list(self.connections)
+            if isinstance(protocol, WebSocketProtocol)
+            and protocol.state == WebSocketProtocol.STATE_OPEN
+        ]
+        for protocol in sockets:
+            protocol.sendCloseFrame(code=CLOSE_SERVICE_RESTART, isReply=False)
+        logger.info("Shutting down: closed %d WebSocket(s) with 1012", len(sockets))
+        if not sockets:
+            return None
+        return self._wait_until_closed(sockets)
+
+    @defer.inlineCallbacks
+    def _wait_until_closed(self, sockets):
+        waited = 0.0
+        while waited < SHUTDOWN_GRACE_SECONDS and any(
+            protocol.state != WebSocketProtocol.STATE_CLOSED for protocol in sockets
+        ):
+            yield task.deferLater(reactor, 0.05, lambda: None)
+            waited += 0.05
+
+
+class NumeneonCommandLineInterface(CommandLineInterface):
+    server_class = NumeneonServer
+
+
+if __name__ == "__main__":
+    NumeneonCommandLineInterface.entrypoint()

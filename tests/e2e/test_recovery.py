@@ -1,0 +1,178 @@
+"""Nothing lost: a killed server, a Redis outage, a graceful stop, long-lived sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import pytest
+
+from tests.e2e.servers import (
+    DaphneServer,
+    Person,
+    RedisServer,
+    ResumingClient,
+    befriend,
+    stored_event_ids,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def own_server(server_env, tmp_path):
+    """A Daphne of this test's own, to kill or stop; `env` overrides the shared settings."""
+    started: list[DaphneServer] = []
+
+    def start(name: str, **env: str) -> DaphneServer:
+        server = DaphneServer(name, {**server_env, **env}, tmp_path).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop(signal.SIGKILL)
+
+
+async def wait_until(condition, timeout: float = 15.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+async def test_clients_of_a_killed_server_resume_with_exactly_the_stored_events(
+    server_a, own_server
+):
+    sockets_server = own_server("crash")
+    alice = Person(server_a, "alice")
+    receivers = [Person(server_a, name) for name in ("bob", "charlie", "dave")]
+    for person in receivers:
+        await befriend(alice, person)
+    clients = [ResumingClient(person, sockets_server) for person in receivers]
+    tasks = [asyncio.create_task(client.run()) for client in clients]
+    for client in clients:
+        await client.wait_live()
+
+    total, sent = 90, 0
+    for n in range(total):
+        receiver = receivers[n % len(receivers)]
+        status, _ = await alice.api.apost(
+            "/api/messages/", {"receiver_id": receiver.id, "content": f"message {n}"}
+        )
+        assert status == 201
+        sent += 1
+        if n == total // 3:
+            sockets_server.stop(signal.SIGKILL)  # mid-stream, no goodbye
+        if n == total // 2:
+            sockets_server.start()  # same port; clients reconnect by themselves
+        await asyncio.sleep(0.01)
+
+    expected = {c.person.id: stored_event_ids(c.person, "new_message") for c in clients}
+    await wait_until(lambda: all(len(c.events) >= len(expected[c.person.id]) for c in clients))
+    await asyncio.sleep(0.3)  # anything extra (a duplicate) would arrive now
+    for client in clients:
+        client.stop()
+    await asyncio.gather(*tasks)
+
+    received = sum(len(c.events) for c in clients)
+    print(f"\ncrash test: {sent} messages sent, {received} events received, "
+          f"{sum(c.replayed for c in clients)} of them by replay, "
+          f"reconnects {[c.connects - 1 for c in clients]}")  # fmt: skip
+    assert sum(len(ids) for ids in expected.values()) == total
+    for client in clients:
+        assert [e["id"] for e in client.events] == expected[client.person.id]
+        assert client.connects >= 2  # really cut off and resumed
+        assert client.replayed > 0
+
+
+async def test_a_redis_outage_loses_no_event_and_clients_recover(server_a, own_server, tmp_path):
+    redis_server = RedisServer(tmp_path).start()
+    try:
+        server = own_server("outage", REDIS_URL=redis_server.url)
+        alice, bob = Person(server, "alice"), Person(server, "bob")
+        await befriend(alice, bob)
+        client = ResumingClient(bob, server)
+        task = asyncio.create_task(client.run())
+        await client.wait_live()
+
+        async def send(text: str) -> int:
+            status, message = await alice.api.apost(
+                "/api/messages/", {"receiver_id": bob.id, "content": text}
+            )
+            assert status == 201, message  # the event is stored whether or not Redis answers
+            return message["id"]
+
+        before = [await send(f"before {n}") for n in range(3)]
+        await wait_until(lambda: len(client.events) >= len(before))
+
+        redis_server.stop()
+        during = [await send(f"during {n}") for n in range(5)]
+        await wait_until(lambda: 1013 in client.close_codes)
+
+        redis_server.start()
+        after = [await send(f"after {n}") for n in range(3)]
+        expected = [i for i in stored_event_ids(bob) if i > client.baseline]
+        await wait_until(lambda: len(client.events) >= len(expected))
+        await asyncio.sleep(0.3)
+        client.stop()
+        await task
+    finally:
+        redis_server.stop()
+
+    messages = [e["data"]["id"] for e in client.events if e["type"] == "new_message"]
+    print(f"\nredis outage: {len(before + during + after)} messages sent "
+          f"({len(during)} while Redis was down), {len(messages)} received, "
+          f"{client.replayed} by replay, close codes {client.close_codes}")  # fmt: skip
+    assert [e["id"] for e in client.events] == expected
+    assert messages == before + during + after
+    assert server.log().count("Push to user") == 1  # logged once, not once per event
+
+
+async def test_sigterm_closes_every_socket_with_1012_then_exits(server_env, own_server):
+    server = own_server("sigterm")
+    alice = Person(server, "alice")
+    async with alice.socket(server) as first, alice.socket(server) as second:
+        await first.receive_type("connection_established")
+        await second.receive_type("connection_established")
+        server.process.send_signal(signal.SIGTERM)
+        assert await first.close_code() == 1012
+        assert await second.close_code() == 1012
+    assert await asyncio.to_thread(server.process.wait, 10) == 0
+
+
+async def test_a_socket_open_longer_than_group_expiry_still_receives(own_server):
+    server = own_server("expiry", CHANNEL_LAYER_GROUP_EXPIRY="2")
+    alice, bob = Person(server, "alice"), Person(server, "bob")
+    async with bob.socket(server) as bob_ws:
+        await bob_ws.receive_type("connection_established")
+        await asyncio.sleep(5)  # channels-redis would have dropped the membership twice over
+        status, sent = await alice.api.apost(f"/api/friends/request/{bob.id}/")
+        assert status == 201
+        frame = await bob_ws.receive_type("friend_request")
+        assert frame["data"]["request_id"] == sent["request"]["id"]
+
+
+async def test_a_client_that_reconnects_after_a_graceful_restart_misses_nothing(
+    server_a, own_server
+):
+    server = own_server("restart")
+    alice, bob = Person(server_a, "alice"), Person(server_a, "bob")
+    await befriend(alice, bob)
+    client = ResumingClient(bob, server)
+    task = asyncio.create_task(client.run())
+    await client.wait_live()
+    server.stop(signal.SIGTERM)
+    for n in range(5):
+        status, _ = await alice.api.apost(
+            "/api/messages/", {"receiver_id": bob.id, "content": f"while restarting {n}"}
+        )
+        assert status == 201
+    server.start()
+    expected = [i for i in stored_event_ids(bob) if i > client.baseline]
+    await wait_until(lambda: len(client.events) >= len(expected))
+    client.stop()
+    await task
+    assert 1012 in client.close_codes
+    assert [e["id"] for e in client.events] == expected
