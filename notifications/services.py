@@ -11,6 +11,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from notifications.models import EventType, Notification
@@ -121,3 +122,21 @@ def notifications_mark_read(
     else:
         return 0
     return unread.update(read_at=timezone.now())
+
+
+def notifications_prune(*, read_before, unread_before, batch_size: int = 1000) -> int:
+    """Delete read events created before `read_before` and unread ones before `unread_before`.
+
+    Deletes in small batches, each its own short transaction, so that the server keeps
+    storing and replaying events while it runs.
+    """
+    expired = Notification.objects.filter(
+        Q(read_at__isnull=False, created_at__lt=read_before)
+        | Q(read_at__isnull=True, created_at__lt=unread_before)
+    )
+    deleted = 0
+    while True:
+        batch = list(expired.order_by("id").values_list("id", flat=True)[:batch_size])
+        if not batch:
+            return deleted
+        deleted += Notification.objects.filter(id__in=batch).delete()[0]
