@@ -6,6 +6,7 @@ With nothing set it serves a laptop (SQLite, in-memory channel layer); `DATABASE
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -51,6 +52,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -127,6 +129,17 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# WhiteNoise warns on every request while collectstatic has not made the folder yet.
+with contextlib.suppress(OSError):
+    STATIC_ROOT.mkdir(exist_ok=True)
+# The JavaScript client is served as /static/numeneon-realtime.js.
+STATICFILES_DIRS = [BASE_DIR / "clients"]
+# Serve straight from the app and client folders: no collectstatic needed to run.
+WHITENOISE_USE_FINDERS = True
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
