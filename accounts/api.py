@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -15,6 +17,7 @@ from numeneon.fields import StrictCharField
 
 
 class SignupApi(APIView):
+    throttle_scope = "signup"
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
@@ -43,6 +46,7 @@ class SignupApi(APIView):
 
 
 class LoginApi(APIView):
+    throttle_scope = "login"
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
@@ -76,6 +80,21 @@ class LogoutApi(APIView):
         serializer.is_valid(raise_exception=True)
         services.refresh_token_blacklist(actor=request.user, **serializer.validated_data)
         return Response(status=status.HTTP_205_RESET_CONTENT)
+
+
+class WsTicketApi(APIView):
+    """A single-use ticket for `/ws/notifications/?ticket=`: no long-lived secret in a URL."""
+
+    throttle_scope = "ws_ticket"
+
+    def post(self, request):
+        token_expires_at = datetime.fromtimestamp(request.auth["exp"], tz=UTC)
+        ticket, expires_in = services.ws_ticket_issue(
+            user=request.user, token_expires_at=token_expires_at
+        )
+        return Response(
+            {"ticket": ticket, "expires_in": expires_in}, status=status.HTTP_201_CREATED
+        )
 
 
 class MeApi(APIView):

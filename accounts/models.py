@@ -15,3 +15,18 @@ class User(AbstractUser):
                 Lower("email"), condition=~models.Q(email=""), name="user_email_ci_unique"
             ),
         ]
+
+
+class WebSocketTicket(models.Model):
+    """A single-use credential for opening one socket, so that no long-lived token sits in a
+    URL. Only a hash of the ticket is stored: a database dump holds no usable ticket."""
+
+    key_hash = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    expires_at = models.DateTimeField(db_index=True)
+    # When the access token that asked for the ticket expires: the socket closes then (4002).
+    token_expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"ticket for user {self.user_id} until {self.expires_at:%H:%M:%S}"

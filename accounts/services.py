@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts.models import User
+from accounts.models import User, WebSocketTicket
 from numeneon.errors import ApplicationError
+from numeneon.limits import WS_TICKET_LIFETIME_SECONDS
 
 
 def _uniqueness_errors(*, username: str, email: str) -> dict[str, list[str]]:
@@ -76,3 +83,50 @@ def refresh_token_blacklist(*, actor: User, refresh: str) -> None:
     if str(token.get("user_id")) != str(actor.pk):
         raise ApplicationError("token_not_valid", "Token is invalid or expired", status_code=401)
     token.blacklist()
+
+
+def _ticket_hash(ticket: str) -> str:
+    return hashlib.sha256(ticket.encode()).hexdigest()
+
+
+def ws_ticket_issue(*, user: User, token_expires_at: datetime) -> tuple[str, int]:
+    """A fresh single-use ticket for `user`; (ticket, seconds it lives)."""
+    now = timezone.now()
+    # Expired tickets are useless; sweep them as new ones are issued.
+    WebSocketTicket.objects.filter(expires_at__lt=now - timedelta(minutes=1)).delete()
+    ticket = secrets.token_urlsafe(32)
+    WebSocketTicket.objects.create(
+        key_hash=_ticket_hash(ticket),
+        user=user,
+        expires_at=now + timedelta(seconds=WS_TICKET_LIFETIME_SECONDS),
+        token_expires_at=token_expires_at,
+    )
+    return ticket, WS_TICKET_LIFETIME_SECONDS
+
+
+def ws_ticket_redeem(*, ticket: str) -> tuple[User, datetime] | None:
+    """The ticket's user and token expiry, once: a used or expired ticket gives None."""
+    if not ticket or len(ticket) > 200:
+        return None
+    key_hash = _ticket_hash(ticket)
+    now = timezone.now()
+    claimed = WebSocketTicket.objects.filter(
+        key_hash=key_hash, used_at__isnull=True, expires_at__gt=now
+    ).update(used_at=now)
+    if not claimed:
+        return None
+    redeemed = WebSocketTicket.objects.select_related("user").get(key_hash=key_hash)
+    return redeemed.user, redeemed.token_expires_at
+
+
+@transaction.atomic
+def user_deactivate(*, user: User) -> None:
+    """Lock a user out: no login, no refresh, and every open socket closes (4003)."""
+    from notifications.auth import CLOSE_INACTIVE_USER
+    from notifications.services import user_sockets_close
+
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    user.is_active = False
+    for token in OutstandingToken.objects.filter(user=user):
+        BlacklistedToken.objects.get_or_create(token=token)
+    user_sockets_close(user_id=user.pk, code=CLOSE_INACTIVE_USER)

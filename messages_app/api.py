@@ -14,6 +14,8 @@ from numeneon.fields import IdField, StrictCharField
 
 
 class SendMessageApi(APIView):
+    throttle_scope = "message_send"
+
     class InputSerializer(serializers.Serializer):
         receiver_id = IdField()
         content = StrictCharField(max_length=MAX_CONTENT_LENGTH)

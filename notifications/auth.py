@@ -10,6 +10,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import User
+from accounts.services import ws_ticket_redeem
 
 # Close codes of the contract: 4000-4099 mean "do not reconnect with the same credential".
 CLOSE_INVALID_CREDENTIAL = 4001
@@ -49,12 +50,33 @@ async def authenticate_token(raw: str | None) -> tuple[User | None, int | None, 
     return user, int(token["exp"]), None
 
 
+@database_sync_to_async
+def _redeem_ticket(ticket: str):
+    return ws_ticket_redeem(ticket=ticket)
+
+
+async def authenticate_ticket(raw: str) -> tuple[User | None, int | None, int | None]:
+    """(user, token expiry as a unix time, None) or (None, None, close code)."""
+    redeemed = await _redeem_ticket(raw)
+    if redeemed is None:
+        return None, None, CLOSE_INVALID_CREDENTIAL
+    user, token_expires_at = redeemed
+    if not user.is_active:
+        return None, None, CLOSE_INACTIVE_USER
+    return user, int(token_expires_at.timestamp()), None
+
+
 class JWTAuthMiddleware(BaseMiddleware):
-    """Reads `?token=`; the consumer accepts, then closes with the code left in the scope."""
+    """Reads `?ticket=` (single use) or `?token=` (an access JWT); the consumer accepts, then
+    closes with the code this leaves in the scope."""
 
     async def __call__(self, scope, receive, send):
         scope = dict(scope)
-        user, expires_at, close_code = await authenticate_token(query_params(scope).get("token"))
+        params = query_params(scope)
+        if "ticket" in params:
+            user, expires_at, close_code = await authenticate_ticket(params["ticket"])
+        else:
+            user, expires_at, close_code = await authenticate_token(params.get("token"))
         scope["user"] = user
         scope["token_expires_at"] = expires_at
         scope["auth_close_code"] = close_code

@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from notifications import selectors, services
-from notifications.auth import CLOSE_INVALID_CREDENTIAL, query_params
+from notifications.auth import CLOSE_INVALID_CREDENTIAL, CLOSE_TOKEN_EXPIRED, query_params
 from notifications.services import encode_frame, event_frame, user_group_name
 from numeneon.fields import parse_id
+from numeneon.limits import WEBSOCKET_MAX_FRAMES_PER_SECOND, WEBSOCKET_MAX_MESSAGE_BYTES
 
 logger = logging.getLogger(__name__)
 
 # More missed events than this are not replayed: the client reloads its state over REST.
 REPLAY_LIMIT = 500
+CLOSE_MESSAGE_TOO_BIG = 1009
 # 1013 "try again later": retryable, unlike 4000-4099.
 CLOSE_TRY_AGAIN_LATER = 1013
+CLOSE_TOO_MANY_FRAMES = 4008
+CLOSE_TOO_MANY_SOCKETS = 4009
 # What a lost channel layer raises: redis-py's errors derive from these or from RedisError.
 LAYER_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, OSError, TimeoutError)
 try:
@@ -42,7 +48,14 @@ class NotificationConsumer(AsyncWebsocketConsumer):
     group_name: str | None = None
     # The id of the newest event this socket has sent (or that predates the connection).
     last_sent_id = 0
-    _membership_task: asyncio.Task | None = None
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._background: list[asyncio.Task] = []
+        self._registered = False
+        self._frame_times: collections.deque[float] = collections.deque(
+            maxlen=WEBSOCKET_MAX_FRAMES_PER_SECOND
+        )
 
     async def __call__(self, scope, receive, send):
         try:
@@ -58,8 +71,12 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             with contextlib.suppress(Exception):
                 await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
         finally:
-            if self._membership_task is not None:
-                self._membership_task.cancel()
+            for task in self._background:
+                task.cancel()
+            if self._registered:
+                await database_sync_to_async(services.socket_unregister)(
+                    channel_name=self.channel_name
+                )
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -77,6 +94,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(self.group_name, self.channel_name)
         newest = await database_sync_to_async(selectors.last_event_id)(user_id=self.user_id)
         await self.accept()
+        await self._register()
         await self._send_frame(
             {
                 "type": "connection_established",
@@ -90,7 +108,21 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             self.last_sent_id = newest
         else:
             await self._replay(resume_from, newest)
-        self._membership_task = asyncio.create_task(self._keep_membership())
+        self._background.append(asyncio.create_task(self._keep_membership()))
+        self._background.append(asyncio.create_task(self._close_when_token_expires()))
+
+    async def _register(self) -> None:
+        """Count this socket; past the cap the user's oldest sockets are told to close."""
+        evicted = await database_sync_to_async(services.socket_register)(
+            user_id=self.user_id,
+            channel_name=self.channel_name,
+            limit=settings.WEBSOCKET_MAX_SOCKETS_PER_USER,
+        )
+        self._registered = True
+        for channel_name in evicted:
+            await self.channel_layer.send(
+                channel_name, {"type": "session.close", "code": CLOSE_TOO_MANY_SOCKETS}
+            )
 
     async def _replay(self, resume_from: str, newest: int) -> None:
         """Send every stored event after `resume_from` up to `newest`, then replay_complete."""
@@ -123,14 +155,22 @@ class NotificationConsumer(AsyncWebsocketConsumer):
                 await self.close(code=CLOSE_TRY_AGAIN_LATER)
                 return
 
+    async def _close_when_token_expires(self) -> None:
+        """A timer, not a check on the next frame: an idle socket closes on time too."""
+        expires_at = self.scope.get("token_expires_at")
+        if expires_at is None:
+            return
+        await asyncio.sleep(max(expires_at - time.time(), 0))
+        await self.close(code=CLOSE_TOKEN_EXPIRED)
+
     async def disconnect(self, code: int) -> None:
-        if self._membership_task is not None:
-            self._membership_task.cancel()
+        for task in self._background:
+            task.cancel()
         if self.group_name is not None:
             with contextlib.suppress(*LAYER_ERRORS):
                 await self.channel_layer.group_discard(self.group_name, self.channel_name)
 
-    # --- events from the channel layer ------------------------------------------------------
+    # --- messages from the channel layer ----------------------------------------------------
 
     async def notification_event(self, message: dict) -> None:
         event_id = message["id"]
@@ -152,10 +192,22 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=encode_frame(event_frame(event)))
             self.last_sent_id = event.id
 
+    async def session_close(self, message: dict) -> None:
+        """The user was deactivated (4003) or opened one socket too many (4009)."""
+        await self.close(code=message["code"])
+
     # --- frames from the client -------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None):
         if self.user_id is None:
+            return
+        if self._over_frame_rate():
+            await self.close(code=CLOSE_TOO_MANY_FRAMES)
+            return
+        size = len(bytes_data) if text_data is None else len(text_data.encode("utf-8"))
+        if size > WEBSOCKET_MAX_MESSAGE_BYTES:
+            # The server process refuses these before they get here; this guards any other.
+            await self.close(code=CLOSE_MESSAGE_TOO_BIG)
             return
         if text_data is None:
             await self._send_error("bad_frame", "Frames must be JSON text, not binary.")
@@ -174,6 +226,14 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             await self._ack(frame)
         else:
             await self._send_error("unknown_type", "Unknown frame type.")
+
+    def _over_frame_rate(self) -> bool:
+        """True on the 21st frame within one second."""
+        now = time.monotonic()
+        window = self._frame_times
+        over = len(window) == window.maxlen and now - window[0] < 1.0
+        window.append(now)
+        return over
 
     async def _ack(self, frame: dict) -> None:
         up_to = frame.get("last_event_id")

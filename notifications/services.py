@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from notifications.models import EventType, Notification
+from notifications.models import EventType, Notification, SocketSession
 from notifications.selectors import last_event_id
 from numeneon.timefmt import iso
 
@@ -140,3 +140,27 @@ def notifications_prune(*, read_before, unread_before, batch_size: int = 1000) -
         if not batch:
             return deleted
         deleted += Notification.objects.filter(id__in=batch).delete()[0]
+
+
+@transaction.atomic
+def socket_register(*, user_id: int, channel_name: str, limit: int) -> list[str]:
+    """Record an open socket; returns the channels of the user's sockets beyond `limit`,
+    oldest first, which the caller tells to close (their rows are gone already)."""
+    SocketSession.objects.create(user_id=user_id, channel_name=channel_name)
+    beyond = list(
+        SocketSession.objects.filter(user_id=user_id)
+        .order_by("-opened_at", "-id")
+        .values_list("id", "channel_name")[limit:]
+    )
+    SocketSession.objects.filter(id__in=[row_id for row_id, _ in beyond]).delete()
+    return [name for _, name in reversed(beyond)]
+
+
+def socket_unregister(*, channel_name: str) -> None:
+    SocketSession.objects.filter(channel_name=channel_name).delete()
+
+
+def user_sockets_close(*, user_id: int, code: int) -> None:
+    """Close every socket of a user, in every server process, once the transaction commits."""
+    message = {"type": "session.close", "code": code}
+    transaction.on_commit(lambda: push_to_user(user_id, message))

@@ -15,6 +15,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from notifications.auth import JWTAuthMiddleware  # noqa: E402
+from notifications.origin import AllowedOriginValidator  # noqa: E402
 from notifications.routing import websocket_urlpatterns  # noqa: E402
 
 if settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels.layers.InMemoryChannelLayer":
@@ -26,6 +27,6 @@ if settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels.layers.InMemoryCha
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": JWTAuthMiddleware(URLRouter(websocket_urlpatterns)),
+        "websocket": AllowedOriginValidator(JWTAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )

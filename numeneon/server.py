@@ -1,5 +1,8 @@
 """Daphne, with a graceful stop: `python -m numeneon.server` takes Daphne's own arguments.
 
+It also enforces the contract's 64 KiB message limit and keeps query strings (which may hold
+a credential) out of the access log.
+
 On SIGTERM (a deploy on Render, a restart) every open WebSocket is closed with 1012
 "service restart" before the process exits, so clients reconnect at once and resume with
 `last_event_id` instead of waiting for a timeout. The WebSocket protocol also lets the
@@ -16,8 +19,11 @@ from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
 from twisted.internet import defer, reactor, task
 
+from numeneon.limits import WEBSOCKET_MAX_MESSAGE_BYTES
+
 logger = logging.getLogger("numeneon.server")
 
+CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_SERVICE_RESTART = 1012
 CLOSE_TRY_AGAIN_LATER = 1013
 # How long a stopping server waits for clients to answer its close frames.
@@ -25,16 +31,34 @@ SHUTDOWN_GRACE_SECONDS = 3.0
 
 
 class NumeneonWebSocketProtocol(WebSocketProtocol):
-    _RETRYABLE_SERVER_CODES = frozenset({CLOSE_SERVICE_RESTART, CLOSE_TRY_AGAIN_LATER})
+    # Registered codes a server sends that autobahn's sendClose() refuses.
+    _REGISTERED_SERVER_CODES = frozenset(
+        {CLOSE_MESSAGE_TOO_BIG, CLOSE_SERVICE_RESTART, CLOSE_TRY_AGAIN_LATER}
+    )
 
     def serverClose(self, code=None):
-        if code in self._RETRYABLE_SERVER_CODES:
+        if code in self._REGISTERED_SERVER_CODES:
             self.sendCloseFrame(code=code, isReply=False)
         else:
             super().serverClose(code)
 
 
 class NumeneonServer(Server):
+    def __init__(self, *args, **kwargs) -> None:
+        # The contract's limit: autobahn closes with 1009 before the message is buffered.
+        kwargs["websocket_max_message_size"] = min(
+            kwargs.get("websocket_max_message_size") or WEBSOCKET_MAX_MESSAGE_BYTES,
+            WEBSOCKET_MAX_MESSAGE_BYTES,
+        )
+        super().__init__(*args, **kwargs)
+
+    def log_action(self, protocol, action, details):
+        # Daphne's HTTP access log prints the full URI: a credential in a query string
+        # (?token=, ?ticket=) would land in the log. Log paths without their query.
+        if "path" in details:
+            details = {**details, "path": str(details["path"]).split("?", 1)[0]}
+        super().log_action(protocol, action, details)
+
     def run(self):
         reactor.callWhenRunning(self._use_our_protocol)
         # Registered before Daphne's own trigger, which cancels the applications.

@@ -32,6 +32,22 @@ ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if 
 if envstr("RENDER_EXTERNAL_HOSTNAME"):
     ALLOWED_HOSTS.append(envstr("RENDER_EXTERNAL_HOSTNAME"))
 
+# --- HTTPS (production: TLS ends at Render's proxy, which sets X-Forwarded-Proto) ----------
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", True)
+    # The platform's health probe speaks plain HTTP inside the private network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
+    if not SECURE_HSTS_PRELOAD:
+        # Preloading is a decision about a whole domain that this service may not own
+        # (e.g. *.onrender.com); opt in with SECURE_HSTS_PRELOAD=1.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
 INSTALLED_APPS = [
     "daphne",
     "django.contrib.admin",
@@ -150,6 +166,16 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["numeneon.parsers.StrictJSONParser"],
     "EXCEPTION_HANDLER": "numeneon.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["numeneon.throttling.ScopedThrottle"],
+}
+
+# Per client IP for signup and login, per user otherwise ("N/second|minute|hour|day").
+THROTTLE_ENABLED = envbool("THROTTLE_ENABLED", True)
+THROTTLE_RATES = {
+    "signup": envstr("THROTTLE_SIGNUP", "20/hour"),
+    "login": envstr("THROTTLE_LOGIN", "20/minute"),
+    "ws_ticket": envstr("THROTTLE_WS_TICKET", "120/minute"),
+    "message_send": envstr("THROTTLE_MESSAGE_SEND", "1200/minute"),
 }
 
 SIMPLE_JWT = {
@@ -199,6 +225,23 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Cache (throttle counters): shared by every process when Redis is configured ---------
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": f"{CHANNEL_LAYER_PREFIX}:cache",
+            "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- WebSocket limits -----------------------------------------------------------------------
+# One socket more than this closes the user's oldest with 4009.
+WEBSOCKET_MAX_SOCKETS_PER_USER = envint("WEBSOCKET_MAX_SOCKETS_PER_USER", 20)
 
 # --- Logging --------------------------------------------------------------------------------
 LOGGING = {
