@@ -67,6 +67,9 @@ class NumeneonServer(Server):
 
     def _use_our_protocol(self) -> None:
         self.ws_factory.protocol = NumeneonWebSocketProtocol
+        # Send the close frame (1009 for an oversized message) instead of dropping the TCP
+        # connection, which a browser would only see as 1006.
+        self.ws_factory.setProtocolOptions(failByDrop=False)
 
     def close_websockets(self):
         sockets = [

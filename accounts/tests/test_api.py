@@ -240,3 +240,10 @@ def test_an_unknown_api_path_gets_the_error_body(client_for, alice):
 
 def test_a_wrong_method_gets_the_error_body(client_for, alice):
     assert_error(client_for(alice).delete("/api/auth/me/"), 405, "method_not_allowed")
+
+
+@pytest.mark.parametrize("path", ["/api/auth/search/?q=%00", "/api/auth/users/a%00b/"])
+def test_a_nul_character_in_the_path_or_query_is_a_400_not_a_database_error(
+    client_for, alice, path
+):
+    assert_error(client_for(alice).get(path), 400, "bad_request")

@@ -1,0 +1,94 @@
+"""Security over real sockets: tickets across processes, Origin, size limit, clean logs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+import websockets
+
+from tests.e2e.servers import Api, Person, Socket, befriend
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+async def test_a_ticket_from_one_process_opens_a_socket_on_another_once(server_a, server_b):
+    alice = Person(server_a, "alice")
+    status, body = await asyncio.to_thread(alice.api.post, "/api/auth/ws-ticket/")
+    assert status == 201, body
+    url = f"{server_b.ws_url}/ws/notifications/?ticket={body['ticket']}"
+    async with Socket(url) as ws:
+        assert (await ws.receive_type("connection_established"))["user_id"] == alice.id
+    async with Socket(url) as replayed:  # replayed on the other process
+        assert await replayed.close_code() == 4001
+
+
+async def test_a_cross_origin_handshake_is_refused_with_403(server_a):
+    alice = Person(server_a, "alice")
+    url = f"{server_a.ws_url}/ws/notifications/?token={alice.token}"
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        await websockets.connect(url, origin="http://evil.example", open_timeout=5)
+    assert refused.value.response.status_code == 403
+    async with Socket(url) as ws:  # no Origin: a server or a mobile app
+        await ws.receive_type("connection_established")
+
+
+async def test_a_message_over_64_kib_is_refused_by_the_server_with_1009(server_a):
+    alice = Person(server_a, "alice")
+    async with alice.socket(server_a) as ws:
+        await ws.receive_type("connection_established")
+        await ws.send(json.dumps({"type": "ping", "pad": "x" * (64 * 1024)}))
+        assert await ws.close_code() == 1009
+
+
+async def test_no_credential_reaches_the_server_log_in_a_whole_session(servers):
+    server = servers("logs")  # a log of its own, holding only this test's traffic
+    start = len(server.log())
+    alice, bob = Person(server, "alice"), Person(server, "bob")
+    secrets = [alice.token, alice.refresh, bob.token, bob.refresh, "alice-long-password-7"]
+
+    status, login = await asyncio.to_thread(
+        Api(server.http_url).post,
+        "/api/auth/login/",
+        {"username": "alice", "password": "alice-long-password-7"},
+    )
+    assert status == 200
+    secrets += [login["access"], login["refresh"]]
+    status, refreshed = await asyncio.to_thread(
+        Api(server.http_url).post, "/api/auth/token/refresh/", {"refresh": login["refresh"]}
+    )
+    assert status == 200
+    secrets += [refreshed["access"], refreshed["refresh"]]
+    status, ticket = await asyncio.to_thread(alice.api.post, "/api/auth/ws-ticket/")
+    secrets.append(ticket["ticket"])
+    # Credentials in query strings, where a careless log would print them.
+    await asyncio.to_thread(Api(server.http_url).get, f"/api/auth/me/?token={alice.token}")
+    await befriend(alice, bob)
+    async with (
+        Socket(f"{server.ws_url}/ws/notifications/?ticket={ticket['ticket']}") as alice_ws,
+        bob.socket(server) as bob_ws,
+    ):
+        await alice_ws.receive_type("connection_established")
+        await bob_ws.receive_type("connection_established")
+        status, _ = await alice.api.apost(
+            "/api/messages/", {"receiver_id": bob.id, "content": "secret-free"}
+        )
+        assert status == 201
+        await bob_ws.receive_type("new_message")
+    async with Socket(f"{server.ws_url}/ws/notifications/?ticket={ticket['ticket']}") as reused:
+        assert await reused.close_code() == 4001
+    bad = alice.token[:-4] + "AAAA"  # a forged signature, still a credential-shaped secret
+    secrets.append(bad)
+    async with Socket(f"{server.ws_url}/ws/notifications/?token={bad}") as forged:
+        assert await forged.close_code() == 4001
+    status, _ = await asyncio.to_thread(Api(server.http_url, bad).get, "/api/auth/me/")
+    assert status == 401
+    await asyncio.sleep(0.3)  # let the access log lines land
+
+    log = server.log()[start:]
+    assert "WSCONNECT /ws/notifications/" in log and "POST /api/messages/" in log
+    leaked = [s[:12] + "…" for s in secrets if s in log]
+    assert leaked == []
+    # Not even the fragments that identify a JWT's signature part.
+    assert all(s.rsplit(".", 1)[-1] not in log for s in secrets if s.count(".") == 2)
