@@ -56,6 +56,8 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         self._frame_times: collections.deque[float] = collections.deque(
             maxlen=WEBSOCKET_MAX_FRAMES_PER_SECOND
         )
+        self._opened_at = time.monotonic()
+        self._close_code: int | None = None
 
     async def __call__(self, scope, receive, send):
         try:
@@ -73,10 +75,32 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         finally:
             for task in self._background:
                 task.cancel()
+            self._log_close()
             if self._registered:
                 await database_sync_to_async(services.socket_unregister)(
                     channel_name=self.channel_name
                 )
+
+    async def close(self, code=None, reason=None) -> None:
+        self._close_code = code
+        await super().close(code=code, reason=reason)
+
+    def _log_close(self) -> None:
+        duration_ms = round((time.monotonic() - self._opened_at) * 1000, 1)
+        event = "ws_close" if self.user_id is not None else "ws_refused"
+        logger.info(
+            "socket %s user=%s code=%s %.1fms",
+            "closed" if self.user_id is not None else "refused",
+            self.user_id,
+            self._close_code,
+            duration_ms,
+            extra={
+                "event": event,
+                "user_id": self.user_id,
+                "code": self._close_code,
+                "duration_ms": duration_ms,
+            },
+        )
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -108,6 +132,11 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             self.last_sent_id = newest
         else:
             await self._replay(resume_from, newest)
+        logger.info(
+            "socket open user=%s",
+            self.user_id,
+            extra={"event": "ws_open", "user_id": self.user_id},
+        )
         self._background.append(asyncio.create_task(self._keep_membership()))
         self._background.append(asyncio.create_task(self._close_when_token_expires()))
 
@@ -164,6 +193,8 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         await self.close(code=CLOSE_TOKEN_EXPIRED)
 
     async def disconnect(self, code: int) -> None:
+        if self._close_code is None:
+            self._close_code = code  # the client closed
         for task in self._background:
             task.cancel()
         if self.group_name is not None:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import time
+
 from django.http import JsonResponse
 
 from numeneon.errors import error_body
+
+access_logger = logging.getLogger("numeneon.access")
 
 
 class RejectNulCharactersMiddleware:
@@ -25,3 +30,35 @@ class RejectNulCharactersMiddleware:
             message = "The path or query string contains a NUL character."
             return JsonResponse(error_body(message, "bad_request"), status=400)
         return self.get_response(request)
+
+
+class AccessLogMiddleware:
+    """One line per request: method, path (never the query string, which may hold a
+    credential), status, user id and duration."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.monotonic()
+        response = self.get_response(request)
+        duration_ms = round((time.monotonic() - started) * 1000, 1)
+        user = getattr(request, "user", None)
+        user_id = user.pk if user is not None and user.is_authenticated else None
+        access_logger.info(
+            "%s %s %s user=%s %.1fms",
+            request.method,
+            request.path,
+            response.status_code,
+            user_id,
+            duration_ms,
+            extra={
+                "event": "http",
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "user_id": user_id,
+                "duration_ms": duration_ms,
+            },
+        )
+        return response

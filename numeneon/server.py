@@ -1,7 +1,7 @@
 """Daphne, with a graceful stop: `python -m numeneon.server` takes Daphne's own arguments.
 
-It also enforces the contract's 64 KiB message limit and keeps query strings (which may hold
-a credential) out of the access log.
+It also enforces the contract's 64 KiB message limit and leaves access logging to the
+application, whose lines never hold a query string (which may hold a credential).
 
 On SIGTERM (a deploy on Render, a restart) every open WebSocket is closed with 1012
 "service restart" before the process exits, so clients reconnect at once and resume with
@@ -53,11 +53,9 @@ class NumeneonServer(Server):
         super().__init__(*args, **kwargs)
 
     def log_action(self, protocol, action, details):
-        # Daphne's HTTP access log prints the full URI: a credential in a query string
-        # (?token=, ?ticket=) would land in the log. Log paths without their query.
-        if "path" in details:
-            details = {**details, "path": str(details["path"]).split("?", 1)[0]}
-        super().log_action(protocol, action, details)
+        """Daphne's access log is replaced by the application's own lines (AccessLogMiddleware
+        and the consumer's socket lines), which carry the user id and never a query string;
+        Daphne's would print full URIs, with any ?token= in them."""
 
     def run(self):
         reactor.callWhenRunning(self._use_our_protocol)

@@ -14,6 +14,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from numeneon.env import envbool, envfloat, envint, envlist, envstr
+from numeneon.redisconf import channel_layer_host
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -67,6 +68,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "numeneon.middleware.AccessLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -201,20 +203,20 @@ CHANNEL_LAYER_PREFIX = envstr("CHANNEL_LAYER_PREFIX", "numeneon")
 # channels-redis forgets group membership this long after group_add; it must not be shorter
 # than the longest a socket may stay open (Daphne's --websocket_timeout, 86,400 s by default).
 CHANNEL_LAYER_GROUP_EXPIRY = envint("CHANNEL_LAYER_GROUP_EXPIRY", 86400)
-if REDIS_URL:
+REDIS_SENTINELS = envlist("REDIS_SENTINELS", [])
+if REDIS_URL or REDIS_SENTINELS:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
                 "hosts": [
-                    {
-                        "address": REDIS_URL,
-                        # redis-py 8 defaults socket_timeout to 5 s, the same as
-                        # channels-redis's blocking BZPOPMIN: idle consumers would crash.
-                        "socket_timeout": envfloat("REDIS_SOCKET_TIMEOUT", 30.0),
-                        "socket_connect_timeout": 5,
-                        "max_connections": envint("REDIS_MAX_CONNECTIONS", 1000),
-                    }
+                    channel_layer_host(
+                        url=REDIS_URL,
+                        sentinels=REDIS_SENTINELS,
+                        sentinel_master=envstr("REDIS_SENTINEL_MASTER"),
+                        socket_timeout=envfloat("REDIS_SOCKET_TIMEOUT", 30.0),
+                        max_connections=envint("REDIS_MAX_CONNECTIONS", 1000),
+                    )
                 ],
                 "prefix": CHANNEL_LAYER_PREFIX,
                 # One inbox per server process: capacity covers every socket of the process.
@@ -245,12 +247,22 @@ else:
 WEBSOCKET_MAX_SOCKETS_PER_USER = envint("WEBSOCKET_MAX_SOCKETS_PER_USER", 20)
 
 # --- Logging --------------------------------------------------------------------------------
+LOG_FORMAT = envstr("LOG_FORMAT", "plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "numeneon.logfmt.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
-    # Django's own console handler would print every request warning a second time.
-    "loggers": {"django": {"handlers": [], "propagate": True}},
+    # Django's own console handler would print every request warning a second time, and its
+    # "Not Found: /path" lines repeat what numeneon.access says.
+    "loggers": {
+        "django": {"handlers": [], "propagate": True},
+        "django.request": {"level": "ERROR"},
+    },
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
+from redis.exceptions import RedisError
 from rest_framework.throttling import ScopedRateThrottle
 
 logger = logging.getLogger(__name__)
@@ -17,11 +18,13 @@ class ScopedThrottle(ScopedRateThrottle):
 
     @property
     def THROTTLE_RATES(self) -> dict[str, str]:
-        return settings.THROTTLE_RATES if settings.THROTTLE_ENABLED else {}
+        return settings.THROTTLE_RATES
 
     def allow_request(self, request, view) -> bool:
+        if not settings.THROTTLE_ENABLED:
+            return True
         try:
             return super().allow_request(request, view)
-        except Exception:
+        except (RedisError, OSError):
             logger.warning("Throttle cache unreachable; letting the request through")
             return True

@@ -3,10 +3,12 @@ from django.urls import include, path, re_path, register_converter
 
 from numeneon.errors import handler404 as api_not_found
 from numeneon.fields import IdConverter
+from numeneon.health import healthz
 
 register_converter(IdConverter, "id")
 
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/auth/", include("accounts.urls")),
     path("api/friends/", include("friends.urls")),

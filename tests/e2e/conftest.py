@@ -29,6 +29,8 @@ def server_env(django_db_setup, redis_url) -> dict[str, str]:
         # A prefix of its own: nothing from another run or suite reaches these servers.
         "CHANNEL_LAYER_PREFIX": f"e2e-{uuid.uuid4().hex[:8]}",
         "DEBUG": "0",
+        # The servers' logs are part of what is tested (no credential may reach them).
+        "LOG_LEVEL": "INFO",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
     }
 

@@ -8,6 +8,7 @@ import signal
 import pytest
 
 from tests.e2e.servers import (
+    Api,
     DaphneServer,
     Person,
     RedisServer,
@@ -176,3 +177,23 @@ async def test_a_client_that_reconnects_after_a_graceful_restart_misses_nothing(
     await task
     assert 1012 in client.close_codes
     assert [e["id"] for e in client.events] == expected
+
+
+async def test_healthz_reports_a_redis_outage_and_the_recovery(own_server, tmp_path):
+    redis_server = RedisServer(tmp_path).start()
+    try:
+        server = own_server("health", REDIS_URL=redis_server.url)
+        api = Api(server.http_url)
+        status, body = await asyncio.to_thread(api.get, "/healthz")
+        assert (status, body["checks"]) == (200, {"database": "ok", "channel_layer": "ok"})
+
+        redis_server.stop()
+        status, body = await asyncio.to_thread(api.get, "/healthz")
+        assert status == 503
+        assert body["checks"]["database"] == "ok"
+        assert body["checks"]["channel_layer"].startswith("failing")
+
+        redis_server.start()
+        await wait_until(lambda: api.get("/healthz")[0] == 200, timeout=10)
+    finally:
+        redis_server.stop()

@@ -87,7 +87,7 @@ async def test_no_credential_reaches_the_server_log_in_a_whole_session(servers):
     await asyncio.sleep(0.3)  # let the access log lines land
 
     log = server.log()[start:]
-    assert "WSCONNECT /ws/notifications/" in log and "POST /api/messages/" in log
+    assert f"socket open user={alice.id}" in log and "POST /api/messages/ 201" in log
     leaked = [s[:12] + "…" for s in secrets if s in log]
     assert leaked == []
     # Not even the fragments that identify a JWT's signature part.

@@ -1,0 +1,42 @@
+"""Redis settings for the channel layer: a URL (redis:// or TLS rediss://) or Sentinel."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ImproperlyConfigured
+
+
+def channel_layer_host(
+    *,
+    url: str,
+    sentinels: list[str],
+    sentinel_master: str,
+    socket_timeout: float,
+    max_connections: int,
+) -> dict:
+    """One channels-redis host entry.
+
+    `socket_timeout` must exceed channels-redis's 5 s blocking read (BZPOPMIN): redis-py 8
+    defaults it to 5 s, and idle consumers would then crash.
+    """
+    connection = {
+        "socket_timeout": socket_timeout,
+        "socket_connect_timeout": 5,
+        "max_connections": max_connections,
+    }
+    if sentinels:
+        if not sentinel_master:
+            raise ImproperlyConfigured("REDIS_SENTINELS needs REDIS_SENTINEL_MASTER.")
+        return {
+            "sentinels": [_host_port(entry) for entry in sentinels],
+            "master_name": sentinel_master,
+            "sentinel_kwargs": {"socket_timeout": 5, "socket_connect_timeout": 5},
+            **connection,
+        }
+    return {"address": url, **connection}
+
+
+def _host_port(entry: str) -> tuple[str, int]:
+    host, _, port = entry.rpartition(":")
+    if not host or not port.isdigit():
+        raise ImproperlyConfigured(f"REDIS_SENTINELS entries are host:port, got {entry!r}")
+    return host, int(port)
