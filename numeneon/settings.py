@@ -100,10 +100,23 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
-# CONN_MAX_AGE stays 0: persistent connections leak under Daphne's thread pool.
+# CONN_MAX_AGE stays 0 (persistent connections leak under Daphne's thread pool); PostgreSQL
+# connections come from a pool instead.
 DATABASE_URL = envstr("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and envbool(
+        "DATABASE_POOL", True
+    ):
+        # Django's native psycopg pool: no connection set up per request, and none leaked.
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": envint("DATABASE_POOL_MIN_SIZE", 2),
+            "max_size": envint("DATABASE_POOL_MAX_SIZE", 20),
+            "timeout": envfloat("DATABASE_POOL_TIMEOUT", 10.0),
+        }
+    if envstr("DATABASE_TEST_NAME"):
+        # Lets two test runs share one PostgreSQL server without dropping each other's DB.
+        DATABASES["default"]["TEST"] = {"NAME": envstr("DATABASE_TEST_NAME")}
 else:
     DATABASES = {
         "default": {
