@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "friends",
     "messages_app",
     "notifications",
+    "web",
 ]
 
 MIDDLEWARE = [

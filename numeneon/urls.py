@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/notifications/", include("notifications.urls")),
     # The contract's error body for unknown API paths, with DEBUG on too.
     re_path(r"^api/", api_not_found),
+    path("", include("web.urls")),
 ]
 
 handler400 = "numeneon.errors.handler400"

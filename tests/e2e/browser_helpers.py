@@ -1,0 +1,208 @@
+"""Real headless Chromium on the demo page: launching it, and a person's view of the page."""
+
+from __future__ import annotations
+
+import base64
+import statistics
+from pathlib import Path
+
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright
+
+from tests.e2e.servers import DaphneServer, Person
+
+# Debian's chromium package: CI installs it (.ci/run); Playwright's own browser downloads are
+# not reachable from here, so `playwright install` is never used.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Generous: two cores shared with other suites. Assertions stay exact; only waits are long.
+WAIT_MS = 20_000
+
+# Records, in the page, when each thing first showed up: "<what>|<text>" -> Date.now().
+# Installed before the demo's script runs, so nothing can appear unobserved.
+WATCH_SCRIPT = """
+(() => {
+  window.__seenAt = {};
+  const watched = {
+    message: "#messages li .text",
+    request: "#requests li .name",
+    badge: "#unread-badge:not([hidden])",
+    toast: ".toast",
+  };
+  const look = () => {
+    const now = Date.now();
+    for (const [what, selector] of Object.entries(watched)) {
+      for (const node of document.querySelectorAll(selector)) {
+        const key = `${what}|${node.textContent}`;
+        if (!(key in window.__seenAt)) window.__seenAt[key] = now;
+      }
+    }
+  };
+  new MutationObserver(look).observe(document, {
+    childList: true, subtree: true, characterData: true, attributes: true,
+  });
+  // When the person last clicked or submitted: the start of a push-to-screen measurement.
+  const mark = () => { window.__actionAt = Date.now(); };
+  document.addEventListener("click", mark, true);
+  document.addEventListener("submit", mark, true);
+})();
+"""
+
+
+def launch_chromium(playwright: Playwright) -> Browser:
+    # A failure, not a skip: these tests are the proof that the page works in a real browser.
+    assert CHROMIUM.exists(), (
+        f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run installs it)"
+    )
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+
+class DemoPage:
+    """One person's browser (a context of its own) on the demo page of `server`."""
+
+    def __init__(self, browser: Browser, server: DaphneServer, name: str) -> None:
+        self.name = name
+        self.server = server
+        self.context: BrowserContext = browser.new_context(viewport={"width": 900, "height": 620})
+        self.context.set_default_timeout(WAIT_MS)
+        self.context.add_init_script(WATCH_SCRIPT)
+        self.page: Page = self.context.new_page()
+        self.errors: list[str] = []
+        self.api_calls: list[str] = []
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.on("request", self._record_request)
+        self.page.goto(f"{server.http_url}/")
+
+    def _record_request(self, request) -> None:
+        path = request.url.removeprefix(self.server.http_url)
+        if path.startswith("/api/"):
+            self.api_calls.append(f"{request.method} {path}")
+
+    def close(self) -> None:
+        self.context.close()
+
+    # --- logging in -------------------------------------------------------------------------
+
+    def sign_up(self, username: str) -> None:
+        self.page.click("[data-tab=signup]")
+        form = self.page.locator("#signup-form")
+        form.locator("[name=username]").fill(username)
+        form.locator("[name=email]").fill(f"{username}@example.com")
+        form.locator("[name=password]").fill(f"{username}-long-password-7")
+        form.locator("button[type=submit]").click()
+        self.wait_connected()
+        self.settle()
+
+    def log_in(self, person: Person) -> None:
+        form = self.page.locator("#login-form")
+        form.locator("[name=login]").fill(person.username)
+        form.locator("[name=password]").fill(f"{person.username}-long-password-7")
+        form.locator("button[type=submit]").click()
+        self.wait_connected()
+        self.settle()
+
+    def wait_connected(self, timeout: float = WAIT_MS) -> None:
+        self.wait_status("connected", timeout)
+
+    def wait_status(self, status: str, timeout: float = WAIT_MS) -> None:
+        self.page.wait_for_selector(f'#connection[data-status="{status}"]', timeout=timeout)
+
+    def status(self) -> str:
+        return self.page.get_attribute("#connection", "data-status")
+
+    def settle(self) -> None:
+        """Waits until the page has no request in flight (the socket does not count)."""
+        self.page.wait_for_load_state("networkidle")
+
+    # --- doing things -----------------------------------------------------------------------
+
+    def request_friendship(self, username: str) -> None:
+        self.page.fill("#search-input", username)
+        self.page.click(f'#search-results li[data-username="{username}"] button')
+        self.page.wait_for_selector(f'#sent-requests li[data-username="{username}"]')
+
+    def accept_request_from(self, username: str) -> None:
+        self.page.click(f'#requests li[data-username="{username}"] button.primary')
+        self.page.wait_for_selector(f'#friends li[data-username="{username}"]')
+
+    def open_chat(self, username: str) -> None:
+        self.page.click(f'#friends li[data-username="{username}"]')
+        self.page.wait_for_selector("#composer:not([hidden])")
+        self.settle()
+
+    def send(self, text: str) -> None:
+        self.page.fill("#message-input", text)
+        self.page.press("#message-input", "Enter")
+        self.page.locator("#messages li.mine .text", has_text=text).wait_for()
+
+    # --- what the person sees ---------------------------------------------------------------
+
+    def messages(self) -> list[str]:
+        return self.page.locator("#messages li .text").all_text_contents()
+
+    def message_ids(self) -> list[int]:
+        ids = self.page.eval_on_selector_all("#messages li", "ls => ls.map(l => l.dataset.id)")
+        return [int(i) for i in ids]
+
+    def badge(self) -> str | None:
+        """The unread badge's number, or None while it is hidden."""
+        badge = self.page.locator("#unread-badge")
+        return badge.text_content() if badge.is_visible() else None
+
+    def toasts(self) -> list[str]:
+        return self.page.locator(".toast").all_text_contents()
+
+    def action_at(self) -> int:
+        return self.page.evaluate("window.__actionAt")
+
+    def seen_at(self, what: str, text: str, timeout: float = WAIT_MS) -> int:
+        """When `text` first showed up as `what` (message, request, badge, toast): Date.now()."""
+        key = f"{what}|{text}"
+        handle = self.page.wait_for_function(
+            "key => window.__seenAt[key]", arg=key, timeout=timeout
+        )
+        return handle.json_value()
+
+    def mark_document(self) -> None:
+        self.page.evaluate("window.__sameDocument = true")
+
+    def same_document(self) -> bool:
+        """True while the page has not been reloaded since mark_document()."""
+        return self.page.evaluate("window.__sameDocument === true")
+
+
+def latency_summary(samples_ms: list[int]) -> str:
+    ordered = sorted(samples_ms)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return (
+        f"n={len(ordered)} median {statistics.median(ordered):.0f} ms, "
+        f"p95 {p95} ms, min {ordered[0]} ms, max {ordered[-1]} ms"
+    )
+
+
+def save_side_by_side(browser: Browser, pages: list[DemoPage], path: Path) -> None:
+    """One PNG of the pages next to each other, composed by the browser itself."""
+    shots = [base64.b64encode(p.page.screenshot()).decode() for p in pages]
+    images = "".join(
+        f'<figure><figcaption>{p.name}</figcaption><img src="data:image/png;base64,{shot}">'
+        "</figure>"
+        for p, shot in zip(pages, shots, strict=True)
+    )
+    context = browser.new_context(viewport={"width": 900 * len(pages) + 12, "height": 660})
+    page = context.new_page()
+    page.set_content(
+        "<style>body{margin:0;display:flex;gap:12px;background:#05070d;font:13px sans-serif}"
+        "figure{margin:0}figcaption{color:#8d97b3;padding:6px 10px;height:28px}"
+        "img{display:block}</style>" + images
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path), full_page=True)
+    context.close()
