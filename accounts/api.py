@@ -5,6 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from django.contrib.auth.validators import UnicodeUsernameValidator
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -12,6 +18,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenRefreshView
 
 from accounts import selectors, services
+from numeneon import openapi
 from numeneon.errors import NotFound
 from numeneon.fields import StrictCharField
 
@@ -21,6 +28,7 @@ class SignupApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
+    @extend_schema_serializer(component_name="SignupRequest")
     class InputSerializer(serializers.Serializer):
         username = StrictCharField(max_length=150)
         email = serializers.EmailField(max_length=254)
@@ -31,6 +39,24 @@ class SignupApi(APIView):
             UnicodeUsernameValidator()(value)
             return value
 
+    @extend_schema(
+        auth=[],
+        request=InputSerializer,
+        responses={
+            201: openapi.SignupResponseSerializer,
+            **openapi.error_responses(
+                {
+                    400: openapi.validation(
+                        "a taken username or email (case-insensitive), a weak password "
+                        "(Django's validators), a bad email or username"
+                    )
+                },
+                authenticated=False,
+                body=True,
+                throttled=True,
+            ),
+        },
+    )
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -50,6 +76,7 @@ class LoginApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
+    @extend_schema_serializer(component_name="LoginRequest")
     class InputSerializer(serializers.Serializer):
         username = StrictCharField(max_length=254, required=False)
         email = StrictCharField(max_length=254, required=False)
@@ -60,6 +87,23 @@ class LoginApi(APIView):
                 raise serializers.ValidationError({"username": ["Give a username or an email."]})
             return attrs
 
+    @extend_schema(
+        auth=[],
+        request=InputSerializer,
+        description="`password` and one of `username`, `email`.",
+        responses={
+            200: openapi.LoginResponseSerializer,
+            **openapi.error_responses(
+                {
+                    400: openapi.validation("neither `username` nor `email`"),
+                    401: "`invalid_credentials`",
+                },
+                authenticated=False,
+                body=True,
+                throttled=True,
+            ),
+        },
+    )
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -67,14 +111,45 @@ class LoginApi(APIView):
         return Response({**services.tokens_for(user), "user": selectors.user_private(user)})
 
 
+@extend_schema(
+    auth=[],
+    request=openapi.RefreshRequestSerializer,
+    description="Rotates: the refresh token given is refused from then on.",
+    responses={
+        200: openapi.TokenPairSerializer,
+        **openapi.error_responses(
+            {
+                400: openapi.validation("no `refresh`"),
+                401: "`token_not_valid`: a malformed, expired, rotated or blacklisted token",
+            },
+            authenticated=False,
+            body=True,
+        ),
+    },
+)
 class RefreshApi(TokenRefreshView):
     """simplejwt's refresh: rotates, and blacklists the token it was given."""
 
 
 class LogoutApi(APIView):
+    @extend_schema_serializer(component_name="LogoutRequest")
     class InputSerializer(serializers.Serializer):
         refresh = StrictCharField(max_length=4096)
 
+    @extend_schema(
+        request=InputSerializer,
+        description="Blacklists the refresh token, which must be the caller's own.",
+        responses={
+            205: OpenApiResponse(description="Logged out; no body."),
+            **openapi.error_responses(
+                {
+                    400: openapi.validation("no `refresh`"),
+                    401: "`token_not_valid`: the refresh token is not valid, or not yours",
+                },
+                body=True,
+            ),
+        },
+    )
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -87,6 +162,10 @@ class WsTicketApi(APIView):
 
     throttle_scope = "ws_ticket"
 
+    @extend_schema(
+        request=None,
+        responses={201: openapi.WsTicketSerializer, **openapi.error_responses(throttled=True)},
+    )
     def post(self, request):
         token_expires_at = datetime.fromtimestamp(request.auth["exp"], tz=UTC)
         ticket, expires_in = services.ws_ticket_issue(
@@ -98,17 +177,32 @@ class WsTicketApi(APIView):
 
 
 class MeApi(APIView):
+    @extend_schema(
+        responses={200: openapi.PrivateUserSerializer, **openapi.error_responses()},
+    )
     def get(self, request):
         return Response(selectors.user_private(request.user))
 
 
 class SearchApi(APIView):
+    @extend_schema(
+        description="Users whose username, first or last name contains `q`; at most 20, "
+        "never yourself.",
+        parameters=[OpenApiParameter("q", str, description="What to look for.")],
+        responses={200: openapi.UserSummarySerializer(many=True), **openapi.error_responses()},
+    )
     def get(self, request):
         users = selectors.user_search(actor=request.user, query=request.query_params.get("q", ""))
         return Response([selectors.user_summary(user) for user in users])
 
 
 class UserDetailApi(APIView):
+    @extend_schema(
+        responses={
+            200: openapi.UserSummarySerializer,
+            **openapi.error_responses({404: "`user_not_found`"}),
+        },
+    )
     def get(self, request, username: str):
         user = selectors.user_get_by_username(username=username)
         if user is None:

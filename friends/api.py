@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -9,6 +10,7 @@ from rest_framework.views import APIView
 from accounts.selectors import user_summary
 from friends import selectors, services
 from friends.models import FriendRequest
+from numeneon import openapi
 from numeneon.timefmt import iso
 
 
@@ -22,11 +24,22 @@ def request_out(request: FriendRequest) -> dict:
 
 
 class FriendListApi(APIView):
+    @extend_schema(
+        description="Your friends, by username.",
+        responses={200: openapi.UserSummarySerializer(many=True), **openapi.error_responses()},
+    )
     def get(self, request):
         return Response([user_summary(u) for u in selectors.friend_list(user=request.user)])
 
 
 class IncomingRequestsApi(APIView):
+    @extend_schema(
+        description="Pending requests addressed to you, newest first.",
+        responses={
+            200: openapi.IncomingFriendRequestSerializer(many=True),
+            **openapi.error_responses(),
+        },
+    )
     def get(self, request):
         return Response(
             [
@@ -41,6 +54,13 @@ class IncomingRequestsApi(APIView):
 
 
 class OutgoingRequestsApi(APIView):
+    @extend_schema(
+        description="Your pending requests to others, newest first.",
+        responses={
+            200: openapi.OutgoingFriendRequestSerializer(many=True),
+            **openapi.error_responses(),
+        },
+    )
     def get(self, request):
         return Response(
             [
@@ -51,6 +71,21 @@ class OutgoingRequestsApi(APIView):
 
 
 class SendRequestApi(APIView):
+    @extend_schema(
+        request=None,
+        description="Asks `user_id` to be friends (they get a `friend_request` event). If "
+        "they had already asked you, this accepts their request instead: the answer then "
+        "carries `friend`.",
+        responses={
+            201: openapi.FriendRequestSentSerializer,
+            **openapi.error_responses(
+                {
+                    400: "`cannot_friend_self`, `already_requested`, `already_friends`",
+                    404: "`user_not_found`",
+                }
+            ),
+        },
+    )
     def post(self, request, user_id: int):
         outcome = services.friend_request_send(actor=request.user, to_user_id=user_id)
         if outcome.friend is not None:
@@ -65,6 +100,19 @@ class SendRequestApi(APIView):
 
 
 class AcceptRequestApi(APIView):
+    @extend_schema(
+        request=None,
+        description="The requester gets a `friend_accepted` event.",
+        responses={
+            201: openapi.FriendAcceptedSerializer,
+            **openapi.error_responses(
+                {
+                    403: "`not_your_request`: the request is not addressed to you",
+                    404: "`request_not_found`: unknown, or no longer pending",
+                }
+            ),
+        },
+    )
     def post(self, request, request_id: int):
         friend = services.friend_request_accept(actor=request.user, request_id=request_id)
         return Response(
@@ -74,18 +122,44 @@ class AcceptRequestApi(APIView):
 
 
 class DeclineRequestApi(APIView):
+    @extend_schema(
+        request=None,
+        responses={
+            200: openapi.ConfirmationSerializer,
+            **openapi.error_responses(
+                {
+                    403: "`not_your_request`: the request is not addressed to you",
+                    404: "`request_not_found`: unknown, or no longer pending",
+                }
+            ),
+        },
+    )
     def post(self, request, request_id: int):
         services.friend_request_decline(actor=request.user, request_id=request_id)
         return Response({"message": "Friend request declined."})
 
 
 class CancelRequestApi(APIView):
+    @extend_schema(
+        description="Withdraws your pending request to `user_id`.",
+        responses={
+            200: openapi.ConfirmationSerializer,
+            **openapi.error_responses({404: "`request_not_found`: no pending request"}),
+        },
+    )
     def delete(self, request, user_id: int):
         services.friend_request_cancel(actor=request.user, to_user_id=user_id)
         return Response({"message": "Friend request cancelled."})
 
 
 class RemoveFriendApi(APIView):
+    @extend_schema(
+        description="Ends the friendship, both ways.",
+        responses={
+            200: openapi.ConfirmationSerializer,
+            **openapi.error_responses({404: "`not_friends`"}),
+        },
+    )
     def delete(self, request, user_id: int):
         services.friendship_remove(actor=request.user, user_id=user_id)
         return Response({"message": "Friend removed."})

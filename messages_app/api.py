@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -9,6 +10,7 @@ from rest_framework.views import APIView
 from accounts.models import User
 from messages_app import selectors, services
 from messages_app.models import MAX_CONTENT_LENGTH
+from numeneon import openapi
 from numeneon.errors import NotFound
 from numeneon.fields import IdField, StrictCharField
 
@@ -16,10 +18,29 @@ from numeneon.fields import IdField, StrictCharField
 class SendMessageApi(APIView):
     throttle_scope = "message_send"
 
+    @extend_schema_serializer(component_name="SendMessageRequest")
     class InputSerializer(serializers.Serializer):
         receiver_id = IdField()
         content = StrictCharField(max_length=MAX_CONTENT_LENGTH)
 
+    @extend_schema(
+        request=InputSerializer,
+        description="Only to a friend; the receiver gets a `new_message` event. `content` is "
+        "trimmed, then must hold 1 to 5000 characters.",
+        responses={
+            201: openapi.MessageSerializer,
+            **openapi.error_responses(
+                {
+                    400: openapi.validation("a missing or non-integer `receiver_id`")
+                    + "; `empty_content`, `content_too_long`, `cannot_message_self`",
+                    403: "`not_friends`",
+                    404: "`user_not_found`: no such receiver",
+                },
+                body=True,
+                throttled=True,
+            ),
+        },
+    )
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -28,6 +49,10 @@ class SendMessageApi(APIView):
 
 
 class ConversationListApi(APIView):
+    @extend_schema(
+        description="One entry per person you exchanged messages with, newest conversation first.",
+        responses={200: openapi.ConversationSerializer(many=True), **openapi.error_responses()},
+    )
     def get(self, request):
         return Response(selectors.conversations(user=request.user))
 
@@ -35,8 +60,22 @@ class ConversationListApi(APIView):
 class ThreadApi(APIView):
     class QuerySerializer(serializers.Serializer):
         before = IdField(required=False)
-        limit = IdField(required=False)
+        limit = IdField(required=False, help_text="At most 100 (a larger one is capped).")
 
+    @extend_schema(
+        parameters=[QuerySerializer],
+        description="A plain list, oldest first: the newest `limit` (default 50) messages "
+        "between you and `user_id` older than the message `before`.",
+        responses={
+            200: openapi.MessageSerializer(many=True),
+            **openapi.error_responses(
+                {
+                    400: openapi.validation("`before` or `limit` not a positive integer"),
+                    404: "`user_not_found`",
+                }
+            ),
+        },
+    )
     def get(self, request, user_id: int):
         # A plain dict: given a QueryDict, DRF reads `?limit=` as "not given" instead of a 400.
         query = self.QuerySerializer(data=request.query_params.dict())
@@ -57,6 +96,15 @@ class ThreadApi(APIView):
 
 
 class MarkReadApi(APIView):
+    @extend_schema(
+        request=None,
+        description="Marks the messages `user_id` sent you read; they get a `messages_read` "
+        "event when there were any.",
+        responses={
+            200: openapi.MarkedReadSerializer,
+            **openapi.error_responses({404: "`user_not_found` (yourself included)"}),
+        },
+    )
     def post(self, request, user_id: int):
         count = services.messages_mark_read(actor=request.user, other_id=user_id)
         return Response({"marked_read": count})
@@ -68,6 +116,20 @@ class MarkReadAllApi(APIView):
     class QuerySerializer(serializers.Serializer):
         user_id = IdField()
 
+    @extend_schema(
+        request=None,
+        parameters=[QuerySerializer],
+        description="The same as `POST /api/messages/conversation/{user_id}/read/`.",
+        responses={
+            200: openapi.MarkedReadSerializer,
+            **openapi.error_responses(
+                {
+                    400: openapi.validation("a missing or non-integer `user_id`"),
+                    404: "`user_not_found` (yourself included)",
+                }
+            ),
+        },
+    )
     def post(self, request):
         query = self.QuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -78,5 +140,9 @@ class MarkReadAllApi(APIView):
 
 
 class UnreadCountApi(APIView):
+    @extend_schema(
+        description="How many messages to you are unread.",
+        responses={200: openapi.UnreadCountSerializer, **openapi.error_responses()},
+    )
     def get(self, request):
         return Response({"unread": selectors.unread_count(user=request.user)})

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from notifications import selectors, services
 from notifications.services import event_frame
+from numeneon import openapi
 from numeneon.fields import IdField
 
 FEED_DEFAULT_LIMIT = 50
@@ -17,8 +19,19 @@ FEED_MAX_LIMIT = 200
 class FeedApi(APIView):
     class QuerySerializer(serializers.Serializer):
         after = serializers.IntegerField(required=False, min_value=0, max_value=2**63 - 1)
-        limit = IdField(required=False)
+        limit = IdField(required=False, help_text="At most 200 (a larger one is capped).")
 
+    @extend_schema(
+        parameters=[QuerySerializer],
+        description="Your stored events with an id above `after`, oldest first, at most "
+        "`limit` (default 50); without `after`, the newest `limit`, oldest first.",
+        responses={
+            200: openapi.EVENT_LIST,
+            **openapi.error_responses(
+                {400: openapi.validation("`after` or `limit` not a valid integer")}
+            ),
+        },
+    )
     def get(self, request):
         # .dict(): an empty `?limit=` is a 400, not silently "no limit" (DRF's form handling).
         query = self.QuerySerializer(data=request.query_params.dict())
@@ -31,11 +44,16 @@ class FeedApi(APIView):
 
 
 class UnreadCountApi(APIView):
+    @extend_schema(
+        description="How many of your stored events are unread.",
+        responses={200: openapi.UnreadCountSerializer, **openapi.error_responses()},
+    )
     def get(self, request):
         return Response({"unread": selectors.unread_count(user_id=request.user.pk)})
 
 
 class MarkReadApi(APIView):
+    @extend_schema_serializer(component_name="MarkEventsReadRequest")
     class InputSerializer(serializers.Serializer):
         ids = serializers.ListField(child=IdField(), required=False, max_length=1000)
         up_to = IdField(required=False)
@@ -45,6 +63,18 @@ class MarkReadApi(APIView):
                 raise serializers.ValidationError({"ids": ['Give either "ids" or "up_to".']})
             return attrs
 
+    @extend_schema(
+        request=InputSerializer,
+        description="Marks your events read: those in `ids`, or all up to `up_to`; give one of "
+        "the two.",
+        responses={
+            200: openapi.MarkedReadSerializer,
+            **openapi.error_responses(
+                {400: openapi.validation('both or neither of "ids" and "up_to", bad ids')},
+                body=True,
+            ),
+        },
+    )
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -14,6 +14,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from numeneon.env import envbool, envfloat, envint, envlist, envstr
+from numeneon.openapi_description import API_DESCRIPTION
 from numeneon.redisconf import channel_layer_host
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -59,6 +60,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "corsheaders",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "rest_framework_simplejwt.token_blacklist",
     "channels",
     "accounts",
@@ -184,6 +187,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["numeneon.parsers.StrictJSONParser"],
     "EXCEPTION_HANDLER": "numeneon.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["numeneon.throttling.ScopedThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
 # Per client IP for signup and login, per user otherwise ("N/second|minute|hour|day").
@@ -205,6 +209,22 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": False,
     "SIGNING_KEY": envstr("JWT_SIGNING_KEY") or SECRET_KEY,
     "ALGORITHM": "HS256",
+}
+
+# --- OpenAPI (drf-spectacular): /api/schema/ and Swagger UI at /api/docs/ ----------------
+SPECTACULAR_SETTINGS = {
+    "TITLE": "NUMENEON real-time backend",
+    "DESCRIPTION": API_DESCRIPTION,
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI's assets come from drf-spectacular-sidecar through WhiteNoise: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Path ids (numeneon.fields.IdConverter) are integers of at most 18 digits.
+    "PATH_CONVERTER_OVERRIDES": {
+        "id": {"type": "integer", "minimum": 1, "maximum": 999_999_999_999_999_999}
+    },
 }
 
 # --- CORS and WebSocket origins -------------------------------------------------------------
