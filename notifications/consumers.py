@@ -9,6 +9,7 @@ import json
 import logging
 import time
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -101,6 +102,15 @@ class NotificationConsumer(AsyncWebsocketConsumer):
                 "duration_ms": duration_ms,
             },
         )
+
+    async def dispatch(self, message: dict) -> None:
+        """channels' dispatch, without its `aclose_old_connections()` before every handler:
+        that is a thread hop per pushed event. Every database access here goes through
+        database_sync_to_async, which closes stale connections on its own thread."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         user = self.scope.get("user")
