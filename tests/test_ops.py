@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 
 import pytest
 from channels_redis.utils import create_pool
@@ -103,3 +106,29 @@ def test_every_request_is_one_access_line_with_user_and_duration(client_for, ali
     assert record.getMessage().startswith("GET /api/auth/me/ 200 user=")
     assert record.user_id == alice.pk and record.duration_ms >= 0
     assert "should-not-be-logged" not in record.getMessage()
+
+
+def test_cors_answers_the_web_apps_origin_and_no_other(client, settings):
+    settings.CORS_ALLOWED_ORIGINS = ["http://localhost:5173"]
+    preflight = {
+        "HTTP_ORIGIN": "http://localhost:5173",
+        "HTTP_ACCESS_CONTROL_REQUEST_METHOD": "POST",
+        "HTTP_ACCESS_CONTROL_REQUEST_HEADERS": "authorization, content-type",
+    }
+    allowed = client.options("/api/messages/", **preflight)
+    assert allowed["access-control-allow-origin"] == "http://localhost:5173"
+    assert "authorization" in allowed["access-control-allow-headers"]
+    refused = client.options(
+        "/api/messages/", **{**preflight, "HTTP_ORIGIN": "http://evil.example"}
+    )
+    assert "access-control-allow-origin" not in refused
+
+
+def test_development_defaults_allow_the_web_apps_dev_and_preview_servers():
+    code = "from django.conf import settings; print(settings.CORS_ALLOWED_ORIGINS)"
+    env = {**os.environ, "DEBUG": "1", "DJANGO_SETTINGS_MODULE": "numeneon.settings"}
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert "http://localhost:5173" in result.stdout and "http://localhost:4173" in result.stdout
