@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, Q, QuerySet
 
 from accounts.models import User
 from friends.models import FriendRequest, Friendship, ordered_pair
@@ -11,6 +11,17 @@ from friends.models import FriendRequest, Friendship, ordered_pair
 def are_friends(*, user_id: int, other_id: int) -> bool:
     low, high = ordered_pair(user_id, other_id)
     return Friendship.objects.filter(user_low_id=low, user_high_id=high).exists()
+
+
+def active_user_with_friendship(*, user: User, other_id: int) -> User | None:
+    """The active user `other_id`, with `is_friend` telling whether they are `user`'s friend."""
+    low, high = ordered_pair(user.pk, other_id)
+    friendship = Friendship.objects.filter(user_low_id=low, user_high_id=high)
+    return (
+        User.objects.filter(pk=other_id, is_active=True)
+        .annotate(is_friend=Exists(friendship))
+        .first()
+    )
 
 
 def friend_list(*, user: User) -> QuerySet[User]:

@@ -6,23 +6,13 @@ from django.db import transaction
 from django.db.models import Max
 
 from accounts.models import User
-from accounts.selectors import user_get_active
-from friends.selectors import are_friends
+from friends.selectors import active_user_with_friendship
 from messages_app import selectors
 from messages_app.models import MAX_CONTENT_LENGTH, Message
 from notifications import events
 from notifications.models import EventType
 from notifications.services import notify
 from numeneon.errors import ApplicationError, Forbidden, NotFound
-
-
-def _other_user(*, actor: User, user_id: int, self_code: str, self_message: str) -> User:
-    if user_id == actor.pk:
-        raise ApplicationError(self_code, self_message)
-    other = user_get_active(user_id=user_id)
-    if other is None:
-        raise NotFound("user_not_found", "No such user.")
-    return other
 
 
 @transaction.atomic
@@ -34,13 +24,13 @@ def message_send(*, actor: User, receiver_id: int, content: str) -> Message:
         raise ApplicationError(
             "content_too_long", f"A message has at most {MAX_CONTENT_LENGTH} characters."
         )
-    receiver = _other_user(
-        actor=actor,
-        user_id=receiver_id,
-        self_code="cannot_message_self",
-        self_message="You cannot send a message to yourself.",
-    )
-    if not are_friends(user_id=actor.pk, other_id=receiver.pk):
+    if receiver_id == actor.pk:
+        raise ApplicationError("cannot_message_self", "You cannot send a message to yourself.")
+    # One query for both checks: this is the hot path of every message.
+    receiver = active_user_with_friendship(user=actor, other_id=receiver_id)
+    if receiver is None:
+        raise NotFound("user_not_found", "No such user.")
+    if not receiver.is_friend:
         raise Forbidden("not_friends", "You can only send messages to your friends.")
     message = Message.objects.create(sender=actor, receiver=receiver, content=content)
     notify(

@@ -55,7 +55,9 @@ def _lock_recipient_stream(recipient_id: int) -> None:
         list(users.select_for_update(no_key=no_key).values_list("pk", flat=True))
 
 
-@transaction.atomic
+# No savepoint inside the caller's transaction (two round trips saved per event): if storing
+# the event fails, the whole operation that caused it must fail with it anyway.
+@transaction.atomic(savepoint=False)
 def notify(*, recipient_id: int, event_type: EventType | str, data: dict) -> Notification:
     """Store an event for a user; push it to their sockets once the transaction commits."""
     event_type = EventType(event_type)

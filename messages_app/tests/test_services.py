@@ -333,3 +333,16 @@ def test_unread_count_counts_unread_messages_to_you_only(alice, bob, charlie, be
     services.messages_mark_read(actor=alice, other_id=bob.pk)
     assert selectors.unread_count(user=alice) == 1
     assert selectors.unread_count(user=bob) == 1
+
+
+def test_sending_a_message_takes_a_fixed_small_number_of_queries(
+    alice, bob, befriend, django_assert_num_queries
+):
+    from django.db import connection
+
+    befriend(alice, bob)
+    # savepoint + release (the test's own transaction is outside), receiver and friendship in
+    # one, the message, the recipient's lock (PostgreSQL), the previous event id, the event.
+    expected = 6 + (1 if connection.features.has_select_for_update else 0)
+    with django_assert_num_queries(expected):
+        services.message_send(actor=alice, receiver_id=bob.pk, content="counted")
