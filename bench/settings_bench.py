@@ -1,0 +1,40 @@
+"""Settings for benchmark servers: the project's settings, with the channel layer chosen by
+`BENCH_CHANNEL_LAYER` (`core`: RedisChannelLayer, the project's default; `pubsub`:
+RedisPubSubChannelLayer). Used as DJANGO_SETTINGS_MODULE=bench.settings_bench.
+
+`BENCH_SWITCH_INTERVAL=<seconds>` (the `+switch` variant: 0.0005) shortens CPython's GIL
+switch interval (5 ms by default), to test whether the event loop waits for the GIL behind
+the request threads.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from numeneon.settings import *  # noqa: F403
+from numeneon.settings import CHANNEL_LAYERS, REDIS_URL
+
+
+def channel_layers(kind: str, redis_url: str, base: dict) -> dict:
+    """CHANNEL_LAYERS for `kind`, keeping the project's host options (timeouts, pool size)."""
+    if kind == "core":
+        return base
+    if kind == "pubsub":
+        host = dict(base["default"]["CONFIG"]["hosts"][0])
+        host["address"] = redis_url
+        return {
+            "default": {
+                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                "CONFIG": {"hosts": [host], "prefix": base["default"]["CONFIG"]["prefix"]},
+            }
+        }
+    raise ValueError(f"BENCH_CHANNEL_LAYER must be core or pubsub, not {kind!r}")
+
+
+BENCH_CHANNEL_LAYER = os.environ.get("BENCH_CHANNEL_LAYER", "core")
+if REDIS_URL:
+    CHANNEL_LAYERS = channel_layers(BENCH_CHANNEL_LAYER, REDIS_URL, CHANNEL_LAYERS)
+
+if os.environ.get("BENCH_SWITCH_INTERVAL"):
+    sys.setswitchinterval(float(os.environ["BENCH_SWITCH_INTERVAL"]))
