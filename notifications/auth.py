@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import User
 from accounts.services import ws_ticket_redeem
+from notifications.dbcall import database_call
 
 # Close codes of the contract: 4000-4099 mean "do not reconnect with the same credential".
 CLOSE_INVALID_CREDENTIAL = 4001
@@ -26,8 +26,7 @@ def query_params(scope: dict) -> dict[str, str]:
     return {key: values[-1] for key, values in parse_qs(raw, keep_blank_values=True).items()}
 
 
-@database_sync_to_async
-def _load_user(user_id: object) -> User | None:
+def _load_user_sync(user_id: object) -> User | None:
     try:
         return User.objects.filter(pk=int(str(user_id))).first()
     except (TypeError, ValueError, OverflowError):
@@ -42,7 +41,7 @@ async def authenticate_token(raw: str | None) -> tuple[User | None, int | None, 
         token = AccessToken(raw)
     except TokenError:
         return None, None, CLOSE_INVALID_CREDENTIAL
-    user = await _load_user(token.get("user_id"))
+    user = await database_call(_load_user_sync)(token.get("user_id"))
     if user is None:
         return None, None, CLOSE_INVALID_CREDENTIAL
     if not user.is_active:
@@ -50,14 +49,13 @@ async def authenticate_token(raw: str | None) -> tuple[User | None, int | None, 
     return user, int(token["exp"]), None
 
 
-@database_sync_to_async
-def _redeem_ticket(ticket: str):
+def _redeem_ticket_sync(ticket: str):
     return ws_ticket_redeem(ticket=ticket)
 
 
 async def authenticate_ticket(raw: str) -> tuple[User | None, int | None, int | None]:
     """(user, token expiry as a unix time, None) or (None, None, close code)."""
-    redeemed = await _redeem_ticket(raw)
+    redeemed = await database_call(_redeem_ticket_sync)(raw)
     if redeemed is None:
         return None, None, CLOSE_INVALID_CREDENTIAL
     user, token_expires_at = redeemed

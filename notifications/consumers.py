@@ -10,12 +10,12 @@ import logging
 import time
 
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from notifications import selectors, services
 from notifications.auth import CLOSE_INVALID_CREDENTIAL, CLOSE_TOKEN_EXPIRED, query_params
+from notifications.dbcall import database_call
 from notifications.services import encode_frame, event_frame, user_group_name
 from numeneon.fields import parse_id
 from numeneon.limits import WEBSOCKET_MAX_FRAMES_PER_SECOND, WEBSOCKET_MAX_MESSAGE_BYTES
@@ -78,9 +78,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
                 task.cancel()
             self._log_close()
             if self._registered:
-                await database_sync_to_async(services.socket_unregister)(
-                    channel_name=self.channel_name
-                )
+                await database_call(services.socket_unregister)(channel_name=self.channel_name)
 
     async def close(self, code=None, reason=None) -> None:
         self._close_code = code
@@ -106,7 +104,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
     async def dispatch(self, message: dict) -> None:
         """channels' dispatch, without its `aclose_old_connections()` before every handler:
         that is a thread hop per pushed event. Every database access here goes through
-        database_sync_to_async, which closes stale connections on its own thread."""
+        database_call (database_sync_to_async), which closes stale connections itself."""
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
@@ -126,22 +124,34 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         # pushed meanwhile wait in this consumer's channel until connect() returns, and
         # notification_event() drops those already sent.
         await self.channel_layer.group_add(self.group_name, self.channel_name)
-        newest = await database_sync_to_async(selectors.last_event_id)(user_id=self.user_id)
+        resume_from = query_params(self.scope).get("last_event_id")
+        after = None if resume_from is None else parse_event_id(resume_from)
+        # Everything the database must say about this socket, in one call on the pool.
+        opening = await database_call(services.socket_open)(
+            user_id=self.user_id,
+            channel_name=self.channel_name,
+            limit=settings.WEBSOCKET_MAX_SOCKETS_PER_USER,
+            replay_after=after,
+            replay_limit=REPLAY_LIMIT + 1,
+        )
+        self._registered = True
         await self.accept()
-        await self._register()
+        for channel_name in opening.evicted:
+            await self.channel_layer.send(
+                channel_name, {"type": "session.close", "code": CLOSE_TOO_MANY_SOCKETS}
+            )
         await self._send_frame(
             {
                 "type": "connection_established",
                 "user_id": self.user_id,
                 "message": "Connected to NUMENEON notifications.",
-                "last_event_id": newest,
+                "last_event_id": opening.newest,
             }
         )
-        resume_from = query_params(self.scope).get("last_event_id")
         if resume_from is None:
-            self.last_sent_id = newest
+            self.last_sent_id = opening.newest
         else:
-            await self._replay(resume_from, newest)
+            await self._replay(after, opening.missed, opening.newest)
         logger.info(
             "socket open user=%s",
             self.user_id,
@@ -150,36 +160,15 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         self._background.append(asyncio.create_task(self._keep_membership()))
         self._background.append(asyncio.create_task(self._close_when_token_expires()))
 
-    async def _register(self) -> None:
-        """Count this socket; past the cap the user's oldest sockets are told to close."""
-        evicted = await database_sync_to_async(services.socket_register)(
-            user_id=self.user_id,
-            channel_name=self.channel_name,
-            limit=settings.WEBSOCKET_MAX_SOCKETS_PER_USER,
-        )
-        self._registered = True
-        for channel_name in evicted:
-            await self.channel_layer.send(
-                channel_name, {"type": "session.close", "code": CLOSE_TOO_MANY_SOCKETS}
-            )
-
-    async def _replay(self, resume_from: str, newest: int) -> None:
-        """Send every stored event after `resume_from` up to `newest`, then replay_complete."""
-        after = parse_event_id(resume_from)
-        missed = []
-        if after is not None and after < newest:
-            missed = await database_sync_to_async(selectors.events_between)(
-                user_id=self.user_id, after=after, up_to=newest, limit=REPLAY_LIMIT + 1
-            )
+    async def _replay(self, after: int | None, missed: list, newest: int) -> None:
+        """Send the stored events after `after` up to `newest`, then replay_complete."""
         if after is None or len(missed) > REPLAY_LIMIT:
             # Too much to replay (or no usable position): the client reloads over REST.
             self.last_sent_id = newest
             await self._send_frame({"type": "replay_complete", "count": 0, "recovered": False})
             return
-        self.last_sent_id = after
         for event in missed:
             await self.send(text_data=encode_frame(event_frame(event)))
-            self.last_sent_id = event.id
         self.last_sent_id = newest
         await self._send_frame({"type": "replay_complete", "count": len(missed)})
 
@@ -226,7 +215,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         self.last_sent_id = event_id
 
     async def _send_stored(self, *, up_to: int) -> None:
-        missed = await database_sync_to_async(selectors.events_between)(
+        missed = await database_call(selectors.events_between)(
             user_id=self.user_id, after=self.last_sent_id, up_to=up_to
         )
         for event in missed:
@@ -281,9 +270,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         if isinstance(up_to, bool) or not isinstance(up_to, int) or not 0 < up_to < 2**63:
             await self._send_error("bad_frame", '"last_event_id" must be a positive integer.')
             return
-        await database_sync_to_async(services.notifications_mark_read)(
-            actor_id=self.user_id, up_to=up_to
-        )
+        await database_call(services.notifications_mark_read)(actor_id=self.user_id, up_to=up_to)
 
     async def _send_error(self, code: str, message: str) -> None:
         await self._send_frame({"type": "error", "code": code, "message": message})

@@ -6,6 +6,7 @@ import json
 import logging
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -15,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from notifications.models import EventType, Notification, SocketSession
-from notifications.selectors import last_event_id
+from notifications.selectors import events_between, last_event_id
 from numeneon.timefmt import iso
 
 logger = logging.getLogger(__name__)
@@ -144,7 +145,34 @@ def notifications_prune(*, read_before, unread_before, batch_size: int = 1000) -
         deleted += Notification.objects.filter(id__in=batch).delete()[0]
 
 
+@dataclass(frozen=True)
+class SocketOpening:
+    newest: int  # the user's newest stored event id
+    evicted: list[str]  # channels of the user's sockets beyond the cap, to be closed
+    missed: list[Notification]  # events after `replay_after` up to `newest` (at most a limit)
+
+
 @transaction.atomic
+def socket_open(
+    *,
+    user_id: int,
+    channel_name: str,
+    limit: int,
+    replay_after: int | None,
+    replay_limit: int,
+) -> SocketOpening:
+    """What the database has to say when a socket opens, in one transaction."""
+    evicted = socket_register(user_id=user_id, channel_name=channel_name, limit=limit)
+    newest = last_event_id(user_id=user_id)
+    missed = []
+    if replay_after is not None and replay_after < newest:
+        missed = events_between(
+            user_id=user_id, after=replay_after, up_to=newest, limit=replay_limit
+        )
+    return SocketOpening(newest=newest, evicted=evicted, missed=missed)
+
+
+@transaction.atomic(savepoint=False)
 def socket_register(*, user_id: int, channel_name: str, limit: int) -> list[str]:
     """Record an open socket; returns the channels of the user's sockets beyond `limit`,
     oldest first, which the caller tells to close (their rows are gone already)."""

@@ -13,6 +13,7 @@ refuses although RFC 6455's registry defines them for servers.
 from __future__ import annotations
 
 import logging
+import os
 
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
@@ -26,6 +27,7 @@ logger = logging.getLogger("numeneon.server")
 CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_SERVICE_RESTART = 1012
 CLOSE_TRY_AGAIN_LATER = 1013
+LISTEN_BACKLOG = int(os.environ.get("LISTEN_BACKLOG", "4096"))
 # How long a stopping server waits for clients to answer its close frames.
 SHUTDOWN_GRACE_SECONDS = 3.0
 
@@ -45,6 +47,14 @@ class NumeneonWebSocketProtocol(WebSocketProtocol):
 
 class NumeneonServer(Server):
     def __init__(self, *args, **kwargs) -> None:
+        # Twisted listens with a backlog of 50: a burst of connects (every client of a
+        # restarted server at once) overflowed it. -e endpoints that set their own keep it.
+        kwargs["endpoints"] = [
+            f"{endpoint}:backlog={LISTEN_BACKLOG}"
+            if endpoint.startswith("tcp:") and "backlog=" not in endpoint
+            else endpoint
+            for endpoint in kwargs.get("endpoints") or []
+        ]
         # The contract's limit: autobahn closes with 1009 before the message is buffered.
         kwargs["websocket_max_message_size"] = min(
             kwargs.get("websocket_max_message_size") or WEBSOCKET_MAX_MESSAGE_BYTES,
