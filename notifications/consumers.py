@@ -18,15 +18,17 @@ from notifications.auth import CLOSE_INVALID_CREDENTIAL, CLOSE_TOKEN_EXPIRED, qu
 from notifications.dbcall import database_call
 from notifications.services import encode_frame, event_frame, user_group_name
 from numeneon.fields import parse_id
-from numeneon.limits import WEBSOCKET_MAX_FRAMES_PER_SECOND, WEBSOCKET_MAX_MESSAGE_BYTES
+from numeneon.limits import (
+    CLOSE_MESSAGE_TOO_BIG,
+    CLOSE_TRY_AGAIN_LATER,
+    WEBSOCKET_MAX_FRAMES_PER_SECOND,
+    WEBSOCKET_MAX_MESSAGE_BYTES,
+)
 
 logger = logging.getLogger(__name__)
 
 # More missed events than this are not replayed: the client reloads its state over REST.
 REPLAY_LIMIT = 500
-CLOSE_MESSAGE_TOO_BIG = 1009
-# 1013 "try again later": retryable, unlike 4000-4099.
-CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_TOO_MANY_FRAMES = 4008
 CLOSE_TOO_MANY_SOCKETS = 4009
 # What a lost channel layer raises: redis-py's errors derive from these or from RedisError.

@@ -20,13 +20,15 @@ from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
 from twisted.internet import defer, reactor, task
 
-from numeneon.limits import WEBSOCKET_MAX_MESSAGE_BYTES
+from numeneon.limits import (
+    CLOSE_MESSAGE_TOO_BIG,
+    CLOSE_SERVICE_RESTART,
+    CLOSE_TRY_AGAIN_LATER,
+    WEBSOCKET_MAX_MESSAGE_BYTES,
+)
 
 logger = logging.getLogger("numeneon.server")
 
-CLOSE_MESSAGE_TOO_BIG = 1009
-CLOSE_SERVICE_RESTART = 1012
-CLOSE_TRY_AGAIN_LATER = 1013
 LISTEN_BACKLOG = int(os.environ.get("LISTEN_BACKLOG", "4096"))
 # How long a stopping server waits for clients to answer its close frames.
 SHUTDOWN_GRACE_SECONDS = 3.0
