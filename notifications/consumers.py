@@ -40,6 +40,9 @@ try:
 except ImportError:  # pragma: no cover - redis is a dependency, but the layer may be in-memory
     pass
 
+# Tasks started by the sockets' timers, kept until done.
+_timer_tasks: set[asyncio.Task] = set()
+
 
 def parse_event_id(value: str) -> int | None:
     """`last_event_id` from the query string: 0 or a positive id; None when it is neither."""
@@ -54,11 +57,12 @@ class NotificationConsumer(AsyncWebsocketConsumer):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._background: list[asyncio.Task] = []
+        # Timers, not tasks: an idle socket holds two small handles instead of two coroutines.
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._finished = False
         self._registered = False
-        self._frame_times: collections.deque[float] = collections.deque(
-            maxlen=WEBSOCKET_MAX_FRAMES_PER_SECOND
-        )
+        # Made on the first frame from the client: most sockets never send one.
+        self._frame_times: collections.deque[float] | None = None
         self._opened_at = time.monotonic()
         self._close_code: int | None = None
 
@@ -76,8 +80,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             with contextlib.suppress(Exception):
                 await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
         finally:
-            for task in self._background:
-                task.cancel()
+            self._cancel_timers()
             self._log_close()
             if self._registered:
                 await database_call(services.socket_unregister)(channel_name=self.channel_name)
@@ -159,8 +162,13 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             self.user_id,
             extra={"event": "ws_open", "user_id": self.user_id},
         )
-        self._background.append(asyncio.create_task(self._keep_membership()))
-        self._background.append(asyncio.create_task(self._close_when_token_expires()))
+        self._schedule_membership_refresh()
+        expires_at = self.scope.get("token_expires_at")
+        if expires_at is not None:
+            # A timer, not a check on the next frame: an idle socket closes on time too.
+            self._schedule(
+                "token", max(expires_at - time.time(), 0), self.close, CLOSE_TOKEN_EXPIRED
+            )
 
     async def _replay(self, after: int | None, missed: list, newest: int) -> None:
         """Send the stored events after `after` up to `newest`, then replay_complete."""
@@ -174,30 +182,43 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         self.last_sent_id = newest
         await self._send_frame({"type": "replay_complete", "count": len(missed)})
 
-    async def _keep_membership(self) -> None:
+    def _schedule(self, name: str, delay: float, coroutine_function, *args) -> None:
+        """Run `coroutine_function(*args)` as a task in `delay` seconds, unless the socket has
+        closed by then."""
+        loop = asyncio.get_running_loop()
+
+        def fire() -> None:
+            if not self._finished:
+                task = loop.create_task(coroutine_function(*args))
+                _timer_tasks.add(task)  # the loop keeps only a weak reference
+                task.add_done_callback(_timer_tasks.discard)
+
+        self._timers[name] = loop.call_later(delay, fire)
+
+    def _cancel_timers(self) -> None:
+        self._finished = True
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+
+    def _schedule_membership_refresh(self) -> None:
         """Re-join the group well before channels-redis forgets the membership."""
         interval = max(settings.CHANNEL_LAYER_GROUP_EXPIRY / 3, 0.5)
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.channel_layer.group_add(self.group_name, self.channel_name)
-            except LAYER_ERRORS:
-                await self.close(code=CLOSE_TRY_AGAIN_LATER)
-                return
+        self._schedule("membership", interval, self._refresh_membership)
 
-    async def _close_when_token_expires(self) -> None:
-        """A timer, not a check on the next frame: an idle socket closes on time too."""
-        expires_at = self.scope.get("token_expires_at")
-        if expires_at is None:
+    async def _refresh_membership(self) -> None:
+        try:
+            await self.channel_layer.group_add(self.group_name, self.channel_name)
+        except LAYER_ERRORS:
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
             return
-        await asyncio.sleep(max(expires_at - time.time(), 0))
-        await self.close(code=CLOSE_TOKEN_EXPIRED)
+        if not self._finished:
+            self._schedule_membership_refresh()
 
     async def disconnect(self, code: int) -> None:
         if self._close_code is None:
             self._close_code = code  # the client closed
-        for task in self._background:
-            task.cancel()
+        self._cancel_timers()
         if self.group_name is not None:
             with contextlib.suppress(*LAYER_ERRORS):
                 await self.channel_layer.group_discard(self.group_name, self.channel_name)
@@ -263,6 +284,8 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         """True on the 21st frame within one second."""
         now = time.monotonic()
         window = self._frame_times
+        if window is None:
+            window = self._frame_times = collections.deque(maxlen=WEBSOCKET_MAX_FRAMES_PER_SECOND)
         over = len(window) == window.maxlen and now - window[0] < 1.0
         window.append(now)
         return over
