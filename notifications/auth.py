@@ -8,7 +8,6 @@ from channels.middleware import BaseMiddleware
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
-from accounts.models import User
 from accounts.services import ws_ticket_redeem
 from notifications.dbcall import database_call
 
@@ -26,56 +25,56 @@ def query_params(scope: dict) -> dict[str, str]:
     return {key: values[-1] for key, values in parse_qs(raw, keep_blank_values=True).items()}
 
 
-def _load_user_sync(user_id: object) -> User | None:
+def _user_id_claim(token: AccessToken) -> int | None:
     try:
-        return User.objects.filter(pk=int(str(user_id))).first()
+        user_id = int(str(token.get("user_id")))
     except (TypeError, ValueError, OverflowError):
         return None
+    return user_id if 0 < user_id < 2**63 else None
 
 
-async def authenticate_token(raw: str | None) -> tuple[User | None, int | None, int | None]:
-    """(user, expiry as a unix time, None) or (None, None, close code)."""
+def authenticate_token(raw: str | None) -> tuple[int | None, int | None, int | None]:
+    """(user id, expiry as a unix time, None) or (None, None, close code).
+
+    The signature and claims only: whether the user exists and is active is read by the
+    consumer in the one database call that opens the socket (services.socket_open)."""
     if not raw or len(raw) > _MAX_CREDENTIAL_LENGTH:
         return None, None, CLOSE_INVALID_CREDENTIAL
     try:
         token = AccessToken(raw)
     except TokenError:
         return None, None, CLOSE_INVALID_CREDENTIAL
-    user = await database_call(_load_user_sync)(token.get("user_id"))
-    if user is None:
+    user_id = _user_id_claim(token)
+    if user_id is None:
         return None, None, CLOSE_INVALID_CREDENTIAL
-    if not user.is_active:
-        return None, None, CLOSE_INACTIVE_USER
-    return user, int(token["exp"]), None
+    return user_id, int(token["exp"]), None
 
 
 def _redeem_ticket_sync(ticket: str):
     return ws_ticket_redeem(ticket=ticket)
 
 
-async def authenticate_ticket(raw: str) -> tuple[User | None, int | None, int | None]:
-    """(user, token expiry as a unix time, None) or (None, None, close code)."""
+async def authenticate_ticket(raw: str) -> tuple[int | None, int | None, int | None]:
+    """(user id, token expiry as a unix time, None) or (None, None, close code)."""
     redeemed = await database_call(_redeem_ticket_sync)(raw)
     if redeemed is None:
         return None, None, CLOSE_INVALID_CREDENTIAL
     user, token_expires_at = redeemed
-    if not user.is_active:
-        return None, None, CLOSE_INACTIVE_USER
-    return user, int(token_expires_at.timestamp()), None
+    return user.pk, int(token_expires_at.timestamp()), None
 
 
 class JWTAuthMiddleware(BaseMiddleware):
-    """Reads `?ticket=` (single use) or `?token=` (an access JWT); the consumer accepts, then
-    closes with the code this leaves in the scope."""
+    """Reads `?ticket=` (single use) or `?token=` (an access JWT) and leaves in the scope the
+    user id it names, or the close code; the consumer accepts, then closes with that code."""
 
     async def __call__(self, scope, receive, send):
         scope = dict(scope)
         params = query_params(scope)
         if "ticket" in params:
-            user, expires_at, close_code = await authenticate_ticket(params["ticket"])
+            user_id, expires_at, close_code = await authenticate_ticket(params["ticket"])
         else:
-            user, expires_at, close_code = await authenticate_token(params.get("token"))
-        scope["user"] = user
+            user_id, expires_at, close_code = authenticate_token(params.get("token"))
+        scope["user_id"] = user_id
         scope["token_expires_at"] = expires_at
         scope["auth_close_code"] = close_code
         return await super().__call__(scope, receive, send)

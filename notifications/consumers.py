@@ -116,29 +116,32 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
     async def connect(self) -> None:
-        user = self.scope.get("user")
+        user_id = self.scope.get("user_id")
         close_code = self.scope.get("auth_close_code")
-        if user is None or close_code:
-            # Accept first: closing during the handshake would hide the code from a browser.
-            await self.accept()
-            await self.close(code=close_code or CLOSE_INVALID_CREDENTIAL)
+        if user_id is None or close_code:
+            await self._refuse(close_code or CLOSE_INVALID_CREDENTIAL)
             return
-        self.user_id = user.pk
-        self.group_name = user_group_name(user.pk)
-        # Join before reading the newest id, so that no event falls between the two; events
+        group_name = user_group_name(user_id)
+        # Join before reading the user and the newest id, so that neither an event nor a
+        # deactivation (whose close is pushed to this group) falls between the two; events
         # pushed meanwhile wait in this consumer's channel until connect() returns, and
         # notification_event() drops those already sent.
-        await self.channel_layer.group_add(self.group_name, self.channel_name)
+        await self.channel_layer.group_add(group_name, self.channel_name)
         resume_from = query_params(self.scope).get("last_event_id")
         after = None if resume_from is None else parse_event_id(resume_from)
         # Everything the database must say about this socket, in one call on the pool.
         opening = await database_call(services.socket_open)(
-            user_id=self.user_id,
+            user_id=user_id,
             channel_name=self.channel_name,
             limit=settings.WEBSOCKET_MAX_SOCKETS_PER_USER,
             replay_after=after,
             replay_limit=REPLAY_LIMIT + 1,
         )
+        if opening.refused:
+            await self.channel_layer.group_discard(group_name, self.channel_name)
+            await self._refuse(opening.refused)
+            return
+        self.user_id, self.group_name = user_id, group_name
         self._registered = True
         await self.accept()
         for channel_name in opening.evicted:
@@ -169,6 +172,11 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             self._schedule(
                 "token", max(expires_at - time.time(), 0), self.close, CLOSE_TOKEN_EXPIRED
             )
+
+    async def _refuse(self, code: int) -> None:
+        # Accept first: closing during the handshake would hide the code from a browser.
+        await self.accept()
+        await self.close(code=code)
 
     async def _replay(self, after: int | None, missed: list, newest: int) -> None:
         """Send the stored events after `after` up to `newest`, then replay_complete."""

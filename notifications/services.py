@@ -6,7 +6,7 @@ import json
 import logging
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from notifications.auth import CLOSE_INACTIVE_USER, CLOSE_INVALID_CREDENTIAL
 from notifications.models import EventType, Notification, SocketSession
 from notifications.selectors import events_between, last_event_id
 from numeneon.timefmt import iso
@@ -147,9 +148,10 @@ def notifications_prune(*, read_before, unread_before, batch_size: int = 1000) -
 
 @dataclass(frozen=True)
 class SocketOpening:
-    newest: int  # the user's newest stored event id
-    evicted: list[str]  # channels of the user's sockets beyond the cap, to be closed
-    missed: list[Notification]  # events after `replay_after` up to `newest` (at most a limit)
+    refused: int | None  # a close code: the user is gone (4001) or inactive (4003)
+    newest: int = 0  # the user's newest stored event id
+    evicted: list[str] = field(default_factory=list)  # the user's sockets beyond the cap
+    missed: list[Notification] = field(default_factory=list)  # events after `replay_after`
 
 
 @transaction.atomic
@@ -161,7 +163,14 @@ def socket_open(
     replay_after: int | None,
     replay_limit: int,
 ) -> SocketOpening:
-    """What the database has to say when a socket opens, in one transaction."""
+    """What the database has to say when a socket opens, in one transaction: whether the
+    credential's user may connect, then the socket registered and the events to replay."""
+    users = get_user_model().objects.filter(pk=user_id)
+    is_active = users.values_list("is_active", flat=True).first()
+    if is_active is None:
+        return SocketOpening(refused=CLOSE_INVALID_CREDENTIAL)
+    if not is_active:
+        return SocketOpening(refused=CLOSE_INACTIVE_USER)
     evicted = socket_register(user_id=user_id, channel_name=channel_name, limit=limit)
     newest = last_event_id(user_id=user_id)
     missed = []
@@ -169,7 +178,7 @@ def socket_open(
         missed = events_between(
             user_id=user_id, after=replay_after, up_to=newest, limit=replay_limit
         )
-    return SocketOpening(newest=newest, evicted=evicted, missed=missed)
+    return SocketOpening(refused=None, newest=newest, evicted=evicted, missed=missed)
 
 
 @transaction.atomic(savepoint=False)
