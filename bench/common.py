@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import resource
 import secrets
 import signal
@@ -275,12 +276,16 @@ class RedisProc:
 def config_env(config: str) -> dict[str, str]:
     """Environment of a configuration's variant: '+nopool' sets the project's DATABASE_POOL=0
     (a new PostgreSQL connection for every request and every database call of a socket, as
-    before commit 790116c); '+switch' a 0.5 ms GIL switch interval (bench/settings_bench.py)."""
+    before commit 790116c); '+switch' a 0.5 ms GIL switch interval (bench/settings_bench.py);
+    '+threadsN' N threads in Daphne's pool for requests and database calls (ASGI_THREADS)."""
     env = {}
     if "+nopool" in config:
         env["DATABASE_POOL"] = "0"
     if "+switch" in config:
         env["BENCH_SWITCH_INTERVAL"] = "0.0005"
+    threads = re.search(r"\+threads(\d+)", config)
+    if threads:
+        env["ASGI_THREADS"] = threads.group(1)
     return env
 
 
