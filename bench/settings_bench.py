@@ -1,6 +1,6 @@
 """Settings for benchmark servers: the project's settings, with the channel layer chosen by
-`BENCH_CHANNEL_LAYER` (`core`: RedisChannelLayer, the project's default; `pubsub`:
-RedisPubSubChannelLayer). Used as DJANGO_SETTINGS_MODULE=bench.settings_bench.
+`BENCH_CHANNEL_LAYER` (`core`: RedisChannelLayer; `pubsub`: RedisPubSubChannelLayer, the
+project's default). Used as DJANGO_SETTINGS_MODULE=bench.settings_bench.
 
 `BENCH_SWITCH_INTERVAL=<seconds>` (the `+switch` variant: 0.0005) shortens CPython's GIL
 switch interval (5 ms by default), to test whether the event loop waits for the GIL behind
@@ -12,24 +12,20 @@ from __future__ import annotations
 import os
 import sys
 
+from numeneon import redisconf
 from numeneon.settings import *  # noqa: F403
-from numeneon.settings import CHANNEL_LAYERS, REDIS_URL
+from numeneon.settings import CHANNEL_LAYER_CORE_OPTIONS, CHANNEL_LAYERS, REDIS_URL
 
 
 def channel_layers(kind: str, redis_url: str, base: dict) -> dict:
     """CHANNEL_LAYERS for `kind`, keeping the project's host options (timeouts, pool size)."""
-    if kind == "core":
-        return base
-    if kind == "pubsub":
-        host = dict(base["default"]["CONFIG"]["hosts"][0])
-        host["address"] = redis_url
-        return {
-            "default": {
-                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-                "CONFIG": {"hosts": [host], "prefix": base["default"]["CONFIG"]["prefix"]},
-            }
-        }
-    raise ValueError(f"BENCH_CHANNEL_LAYER must be core or pubsub, not {kind!r}")
+    host = dict(base["default"]["CONFIG"]["hosts"][0], address=redis_url)
+    return redisconf.channel_layers(
+        kind=kind,
+        host=host,
+        prefix=base["default"]["CONFIG"]["prefix"],
+        core_options=CHANNEL_LAYER_CORE_OPTIONS,
+    )
 
 
 BENCH_CHANNEL_LAYER = os.environ.get("BENCH_CHANNEL_LAYER", "core")

@@ -13,7 +13,7 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from notifications import selectors, services
+from notifications import layerwatch, selectors, services
 from notifications.auth import CLOSE_INVALID_CREDENTIAL, CLOSE_TOKEN_EXPIRED, query_params
 from notifications.dbcall import database_call
 from notifications.services import encode_frame, event_frame, user_group_name
@@ -44,6 +44,10 @@ except ImportError:  # pragma: no cover - redis is a dependency, but the layer m
 _timer_tasks: set[asyncio.Task] = set()
 
 
+async def _close_try_again_later(consumer: NotificationConsumer) -> None:
+    await consumer.close(code=CLOSE_TRY_AGAIN_LATER)
+
+
 def parse_event_id(value: str) -> int | None:
     """`last_event_id` from the query string: 0 or a positive id; None when it is neither."""
     return 0 if value.strip() == "0" else parse_id(value)
@@ -60,6 +64,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         # Timers, not tasks: an idle socket holds two small handles instead of two coroutines.
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._finished = False
+        self._layer_watch: layerwatch.LayerWatch | None = None
         self._registered = False
         # Made on the first frame from the client: most sockets never send one.
         self._frame_times: collections.deque[float] | None = None
@@ -81,6 +86,8 @@ class NotificationConsumer(AsyncWebsocketConsumer):
                 await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
         finally:
             self._cancel_timers()
+            if self._layer_watch is not None:
+                self._layer_watch.discard(self)
             self._log_close()
             if self._registered:
                 await database_call(services.socket_unregister)(channel_name=self.channel_name)
@@ -165,7 +172,13 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             self.user_id,
             extra={"event": "ws_open", "user_id": self.user_id},
         )
-        self._schedule_membership_refresh()
+        if layerwatch.layer_needs_watch():
+            self._layer_watch = layerwatch.watch_for(_close_try_again_later)
+            self._layer_watch.add(self)
+        else:
+            # RedisChannelLayer (and the in-memory one) forget a membership after
+            # group_expiry; a pub/sub subscription lasts as long as the socket.
+            self._schedule_membership_refresh()
         expires_at = self.scope.get("token_expires_at")
         if expires_at is not None:
             # A timer, not a check on the next frame: an idle socket closes on time too.

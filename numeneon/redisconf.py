@@ -1,4 +1,5 @@
-"""Redis settings for the channel layer: a URL (redis:// or TLS rediss://) or Sentinel."""
+"""Redis settings for the channel layer: a URL (redis:// or TLS rediss://) or Sentinel, and
+which of channels-redis's two layers."""
 
 from __future__ import annotations
 
@@ -40,3 +41,16 @@ def _host_port(entry: str) -> tuple[str, int]:
     if not host or not port.isdigit():
         raise ImproperlyConfigured(f"REDIS_SENTINELS entries are host:port, got {entry!r}")
     return host, int(port)
+
+
+def channel_layers(*, kind: str, host: dict, prefix: str, core_options: dict) -> dict:
+    """CHANNEL_LAYERS for `kind`: `pubsub` (RedisPubSubChannelLayer) or `core`
+    (RedisChannelLayer, which also takes `core_options`: capacity, expiry, group_expiry)."""
+    if kind == "pubsub":
+        backend, config = "channels_redis.pubsub.RedisPubSubChannelLayer", {}
+    elif kind == "core":
+        backend, config = "channels_redis.core.RedisChannelLayer", dict(core_options)
+    else:
+        raise ImproperlyConfigured(f"CHANNEL_LAYER must be pubsub or core, got {kind!r}")
+    config = {"hosts": [host], "prefix": prefix, **config}
+    return {"default": {"BACKEND": backend, "CONFIG": config}}

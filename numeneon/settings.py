@@ -15,7 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from numeneon.env import envbool, envfloat, envint, envlist, envstr
 from numeneon.openapi_description import API_DESCRIPTION
-from numeneon.redisconf import channel_layer_host
+from numeneon.redisconf import channel_layer_host, channel_layers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -234,32 +234,35 @@ CORS_ALLOWED_ORIGINS = envlist("CORS_ALLOWED_ORIGINS", _DEV_ORIGINS if DEBUG els
 # --- Channel layer --------------------------------------------------------------------------
 REDIS_URL = envstr("REDIS_URL")
 CHANNEL_LAYER_PREFIX = envstr("CHANNEL_LAYER_PREFIX", "numeneon")
-# channels-redis forgets group membership this long after group_add; it must not be shorter
-# than the longest a socket may stay open (Daphne's --websocket_timeout, 86,400 s by default).
+# `pubsub` (RedisPubSubChannelLayer, the default) or `core` (RedisChannelLayer): chosen from
+# the numbers in docs/PERFORMANCE.md (no 200-300 ms tail, 5x the fan-out).
+CHANNEL_LAYER = envstr("CHANNEL_LAYER", "pubsub")
+# core layer: channels-redis forgets group membership this long after group_add; it must not
+# be shorter than the longest a socket may stay open (Daphne's --websocket_timeout, 86,400 s
+# by default). The consumer re-joins every third of it.
 CHANNEL_LAYER_GROUP_EXPIRY = envint("CHANNEL_LAYER_GROUP_EXPIRY", 86400)
+CHANNEL_LAYER_CORE_OPTIONS = {
+    # One inbox per server process: capacity covers every socket of the process.
+    "capacity": envint("CHANNEL_LAYER_CAPACITY", 10000),
+    "expiry": envint("CHANNEL_LAYER_EXPIRY", 60),
+    "group_expiry": CHANNEL_LAYER_GROUP_EXPIRY,
+}
+# pubsub layer: how often a process checks that Redis answers (notifications.layerwatch).
+CHANNEL_LAYER_PING_SECONDS = envfloat("CHANNEL_LAYER_PING_SECONDS", 1.0)
 REDIS_SENTINELS = envlist("REDIS_SENTINELS", [])
 if REDIS_URL or REDIS_SENTINELS:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                "hosts": [
-                    channel_layer_host(
-                        url=REDIS_URL,
-                        sentinels=REDIS_SENTINELS,
-                        sentinel_master=envstr("REDIS_SENTINEL_MASTER"),
-                        socket_timeout=envfloat("REDIS_SOCKET_TIMEOUT", 30.0),
-                        max_connections=envint("REDIS_MAX_CONNECTIONS", 1000),
-                    )
-                ],
-                "prefix": CHANNEL_LAYER_PREFIX,
-                # One inbox per server process: capacity covers every socket of the process.
-                "capacity": envint("CHANNEL_LAYER_CAPACITY", 10000),
-                "expiry": envint("CHANNEL_LAYER_EXPIRY", 60),
-                "group_expiry": CHANNEL_LAYER_GROUP_EXPIRY,
-            },
-        }
-    }
+    CHANNEL_LAYERS = channel_layers(
+        kind=CHANNEL_LAYER,
+        host=channel_layer_host(
+            url=REDIS_URL,
+            sentinels=REDIS_SENTINELS,
+            sentinel_master=envstr("REDIS_SENTINEL_MASTER"),
+            socket_timeout=envfloat("REDIS_SOCKET_TIMEOUT", 30.0),
+            max_connections=envint("REDIS_MAX_CONNECTIONS", 1000),
+        ),
+        prefix=CHANNEL_LAYER_PREFIX,
+        core_options=CHANNEL_LAYER_CORE_OPTIONS,
+    )
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 

@@ -98,13 +98,13 @@ async def test_a_message_sent_through_one_process_reaches_sockets_held_by_anothe
             assert frame["data"]["content"] == "across processes"
 
 
-async def test_a_socket_left_idle_longer_than_the_redis_read_timeout_still_receives(
-    server_a,
-):
-    # redis-py 8 times reads out after 5 s by default, while channels-redis blocks 5 s in
-    # BZPOPMIN: an idle consumer would crash and its socket close with 1011.
-    alice, bob = Person(server_a, "alice"), Person(server_a, "bob")
-    async with bob.socket(server_a) as bob_ws:
+@pytest.mark.parametrize("layer", ["pubsub", "core"])
+async def test_a_socket_left_idle_longer_than_the_redis_read_timeout_still_receives(servers, layer):
+    # redis-py 8 times reads out after 5 s by default, while channels-redis's core layer
+    # blocks 5 s in BZPOPMIN: an idle consumer would crash and its socket close with 1011.
+    server = servers(f"idle-{layer}", CHANNEL_LAYER=layer)
+    alice, bob = Person(server, "alice"), Person(server, "bob")
+    async with bob.socket(server) as bob_ws:
         await bob_ws.receive_type("connection_established")
         await asyncio.sleep(7)
         status, sent = await alice.api.apost(f"/api/friends/request/{bob.id}/")

@@ -88,10 +88,15 @@ async def test_clients_of_a_killed_server_resume_with_exactly_the_stored_events(
         assert client.replayed > 0
 
 
-async def test_a_redis_outage_loses_no_event_and_clients_recover(server_a, own_server, tmp_path):
+# Both of channels-redis's layers: the core one's receive() fails by itself, the pub/sub one
+# reconnects silently and is watched (notifications.layerwatch).
+@pytest.mark.parametrize("layer", ["pubsub", "core"])
+async def test_a_redis_outage_loses_no_event_and_clients_recover(
+    server_a, own_server, tmp_path, layer
+):
     redis_server = RedisServer(tmp_path).start()
     try:
-        server = own_server("outage", REDIS_URL=redis_server.url)
+        server = own_server("outage", REDIS_URL=redis_server.url, CHANNEL_LAYER=layer)
         alice, bob = Person(server, "alice"), Person(server, "bob")
         await befriend(alice, bob)
         client = ResumingClient(bob, server)
@@ -144,7 +149,8 @@ async def test_sigterm_closes_every_socket_with_1012_then_exits(server_env, own_
 
 
 async def test_a_socket_open_longer_than_group_expiry_still_receives(own_server):
-    server = own_server("expiry", CHANNEL_LAYER_GROUP_EXPIRY="2")
+    # Group expiry is the core layer's (a pub/sub subscription lasts as long as the socket).
+    server = own_server("expiry", CHANNEL_LAYER="core", CHANNEL_LAYER_GROUP_EXPIRY="2")
     alice, bob = Person(server, "alice"), Person(server, "bob")
     async with bob.socket(server) as bob_ws:
         await bob_ws.receive_type("connection_established")
@@ -179,10 +185,11 @@ async def test_a_client_that_reconnects_after_a_graceful_restart_misses_nothing(
     assert [e["id"] for e in client.events] == expected
 
 
-async def test_healthz_reports_a_redis_outage_and_the_recovery(own_server, tmp_path):
+@pytest.mark.parametrize("layer", ["pubsub", "core"])
+async def test_healthz_reports_a_redis_outage_and_the_recovery(own_server, tmp_path, layer):
     redis_server = RedisServer(tmp_path).start()
     try:
-        server = own_server("health", REDIS_URL=redis_server.url)
+        server = own_server("health", REDIS_URL=redis_server.url, CHANNEL_LAYER=layer)
         api = Api(server.http_url)
         status, body = await asyncio.to_thread(api.get, "/healthz")
         assert (status, body["checks"]) == (200, {"database": "ok", "channel_layer": "ok"})
