@@ -13,15 +13,17 @@ def are_friends(*, user_id: int, other_id: int) -> bool:
     return Friendship.objects.filter(user_low_id=low, user_high_id=high).exists()
 
 
-def active_user_with_friendship(*, user: User, other_id: int) -> User | None:
-    """The active user `other_id`, with `is_friend` telling whether they are `user`'s friend."""
-    low, high = ordered_pair(user.pk, other_id)
+def message_parties(*, sender_id: int, receiver_id: int) -> tuple[User | None, User | None]:
+    """The rows of both users, whatever their state, the receiver's with `is_friend`: one
+    query for the hot path of every message (the sender's row also stands in for the user
+    query that authentication would make)."""
+    low, high = ordered_pair(sender_id, receiver_id)
     friendship = Friendship.objects.filter(user_low_id=low, user_high_id=high)
-    return (
-        User.objects.filter(pk=other_id, is_active=True)
-        .annotate(is_friend=Exists(friendship))
-        .first()
+    users = User.objects.filter(pk__in=(sender_id, receiver_id)).annotate(
+        is_friend=Exists(friendship)
     )
+    by_id = {user.pk: user for user in users}
+    return by_id.get(sender_id), by_id.get(receiver_id)
 
 
 def friend_list(*, user: User) -> QuerySet[User]:

@@ -6,6 +6,8 @@ from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
+from rest_framework_simplejwt.exceptions import AuthenticationFailed
 
 from accounts.models import User
 from messages_app import selectors, services
@@ -16,6 +18,9 @@ from numeneon.fields import IdField, StrictCharField
 
 
 class SendMessageApi(APIView):
+    # The token's signature and claims only: message_send reads the sender's row (is it still
+    # there and active?) in the query that reads the receiver, one query fewer per message.
+    authentication_classes = [JWTStatelessUserAuthentication]
     throttle_scope = "message_send"
 
     @extend_schema_serializer(component_name="SendMessageRequest")
@@ -25,6 +30,8 @@ class SendMessageApi(APIView):
 
     @extend_schema(
         request=InputSerializer,
+        # The same bearer JWT as everywhere (JWTAuthentication's scheme, not a second one).
+        auth=[{"jwtAuth": []}],
         description="Only to a friend; the receiver gets a `new_message` event. `content` is "
         "trimmed, then must hold 1 to 5000 characters.",
         responses={
@@ -44,7 +51,11 @@ class SendMessageApi(APIView):
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        message = services.message_send(actor=request.user, **serializer.validated_data)
+        try:
+            message = services.message_send(actor=request.user, **serializer.validated_data)
+        except services.SenderUnavailable as error:
+            # As JWTAuthentication says it, WWW-Authenticate header included.
+            raise AuthenticationFailed(error.message, code=error.code) from None
         return Response(selectors.message_out(message), status=status.HTTP_201_CREATED)
 
 

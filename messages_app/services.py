@@ -6,7 +6,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from accounts.models import User
-from friends.selectors import active_user_with_friendship
+from friends.selectors import message_parties
 from messages_app import selectors
 from messages_app.models import MAX_CONTENT_LENGTH, Message
 from notifications import events
@@ -15,8 +15,16 @@ from notifications.services import notify
 from numeneon.errors import ApplicationError, Forbidden, NotFound
 
 
+class SenderUnavailable(ApplicationError):
+    """The credential's user is gone or inactive (what JWTAuthentication would have said)."""
+
+    status_code = 401
+
+
 @transaction.atomic
-def message_send(*, actor: User, receiver_id: int, content: str) -> Message:
+def message_send(*, actor, receiver_id: int, content: str) -> Message:
+    """`actor` is the sender: a User, or the TokenUser of a stateless credential check, whose
+    row this reads (and checks) in the one query that also reads the receiver."""
     content = content.strip()
     if not content:
         raise ApplicationError("empty_content", "A message cannot be empty.")
@@ -24,15 +32,22 @@ def message_send(*, actor: User, receiver_id: int, content: str) -> Message:
         raise ApplicationError(
             "content_too_long", f"A message has at most {MAX_CONTENT_LENGTH} characters."
         )
-    if receiver_id == actor.pk:
+    try:
+        sender_id = int(actor.pk)
+    except (TypeError, ValueError):
+        raise SenderUnavailable("user_not_found", "User not found") from None
+    if receiver_id == sender_id:
         raise ApplicationError("cannot_message_self", "You cannot send a message to yourself.")
-    # One query for both checks: this is the hot path of every message.
-    receiver = active_user_with_friendship(user=actor, other_id=receiver_id)
-    if receiver is None:
+    sender, receiver = message_parties(sender_id=sender_id, receiver_id=receiver_id)
+    if sender is None:
+        raise SenderUnavailable("user_not_found", "User not found")
+    if not sender.is_active:
+        raise SenderUnavailable("user_inactive", "User is inactive")
+    if receiver is None or not receiver.is_active:
         raise NotFound("user_not_found", "No such user.")
     if not receiver.is_friend:
         raise Forbidden("not_friends", "You can only send messages to your friends.")
-    message = Message.objects.create(sender=actor, receiver=receiver, content=content)
+    message = Message.objects.create(sender=sender, receiver=receiver, content=content)
     notify(
         recipient_id=receiver.pk,
         event_type=EventType.NEW_MESSAGE,

@@ -264,6 +264,39 @@ def test_sending_stores_one_new_message_event_for_the_receiver(friends, as_alice
     assert data["created_at"] == body["created_at"]
 
 
+def test_sending_with_the_token_of_a_deactivated_user_is_a_401_and_stores_nothing(
+    friends, as_alice
+):
+    alice, bob = friends
+    type(alice).objects.filter(pk=alice.pk).update(is_active=False)
+    response = post_message(as_alice, bob.pk)
+    assert_error(response, 401, "user_inactive")
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert_nothing_stored()
+
+
+def test_sending_with_the_token_of_a_deleted_user_is_a_401_and_stores_nothing(friends, as_alice):
+    alice, bob = friends
+    alice.delete()
+    assert_error(post_message(as_alice, bob.pk), 401, "user_not_found")
+    assert_nothing_stored()
+
+
+def test_sending_reads_the_sender_with_the_receiver_not_once_more_to_authenticate(
+    friends, as_alice
+):
+    with CaptureQueriesContext(connection) as captured:
+        send(as_alice, friends[1])
+    control = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT")
+    sqls = [q["sql"] for q in captured.captured_queries if not q["sql"].startswith(control)]
+    # Both users and the friendship, the message, the receiver's lock (PostgreSQL only), the
+    # receiver's previous event id, the event.
+    assert len(sqls) == 4 + (1 if connection.features.has_select_for_update else 0), sqls
+    assert sum('FROM "accounts_user"' in sql for sql in sqls) == 1 + (
+        1 if connection.features.has_select_for_update else 0
+    ), sqls
+
+
 # --- GET conversations/ ---------------------------------------------------------------------
 
 
