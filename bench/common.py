@@ -277,12 +277,18 @@ def config_env(config: str) -> dict[str, str]:
     """Environment of a configuration's variant: '+nopool' sets the project's DATABASE_POOL=0
     (a new PostgreSQL connection for every request and every database call of a socket, as
     before commit 790116c); '+switch' a 0.5 ms GIL switch interval (bench/settings_bench.py);
-    '+threadsN' N threads in Daphne's pool for requests and database calls (ASGI_THREADS)."""
+    '+threadsN' N threads in Daphne's pool for requests and database calls (ASGI_THREADS);
+    '+nogc' no cyclic garbage collector, '+gcA_B_C' its thresholds (bench/settings_bench.py)."""
     env = {}
     if "+nopool" in config:
         env["DATABASE_POOL"] = "0"
     if "+switch" in config:
         env["BENCH_SWITCH_INTERVAL"] = "0.0005"
+    if "+nogc" in config:
+        env["BENCH_GC"] = "off"
+    thresholds = re.search(r"\+gc(\d+)_(\d+)_(\d+)", config)
+    if thresholds:
+        env["BENCH_GC"] = ",".join(thresholds.groups())
     threads = re.search(r"\+threads(\d+)", config)
     if threads:
         env["ASGI_THREADS"] = threads.group(1)
