@@ -6,6 +6,7 @@ from django.db.models import Exists, Q, QuerySet
 
 from accounts.models import User
 from friends.models import FriendRequest, Friendship, ordered_pair
+from notifications.services import lock_event_streams
 
 
 def are_friends(*, user_id: int, other_id: int) -> bool:
@@ -14,13 +15,16 @@ def are_friends(*, user_id: int, other_id: int) -> bool:
 
 
 def message_parties(*, sender_id: int, receiver_id: int) -> tuple[User | None, User | None]:
-    """The rows of both users, whatever their state, the receiver's with `is_friend`: one
-    query for the hot path of every message (the sender's row also stands in for the user
-    query that authentication would make)."""
+    """The rows of both users, whatever their state, the receiver's with `is_friend`, locked
+    until commit (notifications.services.lock_event_streams): one query for the hot path of
+    every message. The sender's row stands in for the user query of authentication; the lock
+    on the receiver's is the one notify() takes (two rows, always locked in id order)."""
     low, high = ordered_pair(sender_id, receiver_id)
     friendship = Friendship.objects.filter(user_low_id=low, user_high_id=high)
-    users = User.objects.filter(pk__in=(sender_id, receiver_id)).annotate(
-        is_friend=Exists(friendship)
+    users = lock_event_streams(
+        User.objects.filter(pk__in=(sender_id, receiver_id))
+        .annotate(is_friend=Exists(friendship))
+        .order_by("pk")
     )
     by_id = {user.pk: user for user in users}
     return by_id.get(sender_id), by_id.get(receiver_id)

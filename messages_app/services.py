@@ -52,6 +52,7 @@ def message_send(*, actor, receiver_id: int, content: str) -> Message:
         recipient_id=receiver.pk,
         event_type=EventType.NEW_MESSAGE,
         data=events.new_message_data(message=selectors.message_out(message)),
+        stream_locked=True,  # by message_parties
     )
     return message
 

@@ -12,7 +12,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from notifications.auth import CLOSE_INACTIVE_USER, CLOSE_INVALID_CREDENTIAL
@@ -44,26 +44,38 @@ def encode_frame(frame: dict) -> str:
     return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
 
 
-def _lock_recipient_stream(recipient_id: int) -> None:
-    """Serialize the events of one recipient until commit.
+def lock_event_streams(users: QuerySet) -> QuerySet:
+    """`users` read with their rows locked until commit, which serializes their events.
 
     Ids come from one global sequence; without this lock two transactions could commit a
     user's events out of id order, and a client resuming from the larger id would never see
-    the smaller one. SQLite already serializes every write, so it needs nothing here.
+    the smaller one. SQLite already serializes every write (select_for_update is a no-op
+    there). A caller that reads the recipient's row anyway can lock it in that query and tell
+    notify() so (`stream_locked`), one statement fewer.
     """
+    no_key = connection.features.has_select_for_no_key_update
+    return users.select_for_update(no_key=no_key, of=("self",))
+
+
+def _lock_recipient_stream(recipient_id: int) -> None:
     if connection.features.has_select_for_update:
         users = get_user_model().objects.filter(pk=recipient_id)
-        no_key = connection.features.has_select_for_no_key_update
-        list(users.select_for_update(no_key=no_key).values_list("pk", flat=True))
+        list(lock_event_streams(users).values_list("pk", flat=True))
 
 
 # No savepoint inside the caller's transaction (two round trips saved per event): if storing
 # the event fails, the whole operation that caused it must fail with it anyway.
 @transaction.atomic(savepoint=False)
-def notify(*, recipient_id: int, event_type: EventType | str, data: dict) -> Notification:
-    """Store an event for a user; push it to their sockets once the transaction commits."""
+def notify(
+    *, recipient_id: int, event_type: EventType | str, data: dict, stream_locked: bool = False
+) -> Notification:
+    """Store an event for a user; push it to their sockets once the transaction commits.
+
+    `stream_locked`: the caller has locked the recipient's row in this transaction already
+    (lock_event_streams)."""
     event_type = EventType(event_type)
-    _lock_recipient_stream(recipient_id)
+    if not stream_locked:
+        _lock_recipient_stream(recipient_id)
     prev_id = last_event_id(user_id=recipient_id)
     event = Notification.objects.create(recipient_id=recipient_id, type=event_type, data=data)
     message = {

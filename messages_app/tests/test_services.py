@@ -338,11 +338,37 @@ def test_unread_count_counts_unread_messages_to_you_only(alice, bob, charlie, be
 def test_sending_a_message_takes_a_fixed_small_number_of_queries(
     alice, bob, befriend, django_assert_num_queries
 ):
+    befriend(alice, bob)
+    # savepoint + release (the test's own transaction is outside), both users and the
+    # friendship in one (the recipient's lock on PostgreSQL with them), the message, the
+    # previous event id, the event.
+    with django_assert_num_queries(6):
+        services.message_send(actor=alice, receiver_id=bob.pk, content="counted")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_friends_writing_to_each_other_at_once_neither_deadlock_nor_lose_an_event(
+    alice, bob, charlie, befriend
+):
+    """message_send locks both users' rows: always in id order, so that alice->bob and
+    bob->alice at the same moment wait for each other instead of deadlocking."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from django.db import connection
 
     befriend(alice, bob)
-    # savepoint + release (the test's own transaction is outside), receiver and friendship in
-    # one, the message, the recipient's lock (PostgreSQL), the previous event id, the event.
-    expected = 6 + (1 if connection.features.has_select_for_update else 0)
-    with django_assert_num_queries(expected):
-        services.message_send(actor=alice, receiver_id=bob.pk, content="counted")
+    befriend(charlie, bob)
+
+    def write(sender, receiver, count):
+        try:
+            return [send(sender, receiver, f"{n}").pk for n in range(count)]
+        finally:
+            connection.close()
+
+    pairs = [(alice, bob), (bob, alice), (charlie, bob), (bob, alice)]
+    with ThreadPoolExecutor(len(pairs)) as pool:
+        sent = [f.result() for f in [pool.submit(write, s, r, 25) for s, r in pairs]]
+
+    assert sum(len(ids) for ids in sent) == 100
+    assert len(events_for(bob, EventType.NEW_MESSAGE)) == 50
+    assert len(events_for(alice, EventType.NEW_MESSAGE)) == 50
