@@ -24,28 +24,11 @@ import time
 from pathlib import Path
 
 from bench.common import RedisProc, log, reset_events, seed_users, setup_django
+from tests.helpers import http_scope
 
 
 async def call(app, method: str, path: str, token: str, body: bytes) -> tuple[int, bytes]:
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"host", b"127.0.0.1"),
-            (b"authorization", f"Bearer {token}".encode()),
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-        ],
-        "client": ("127.0.0.1", 40000),
-        "server": ("127.0.0.1", 8000),
-    }
+    scope = http_scope(method, path, token, body, host="127.0.0.1")
     sent = False
     disconnect = asyncio.Event()
 

@@ -11,3 +11,29 @@ def assert_error(response, status: int, code: str) -> dict:
     assert isinstance(body["detail"], str) and body["detail"], body
     assert body["error"] == body["detail"], body
     return body
+
+
+def http_scope(
+    method: str, path: str, token: str | None = None, body: bytes = b"", host: str = "testserver"
+) -> dict:
+    """The ASGI scope an HTTP server hands the application for one request (the in-process
+    tests of numeneon.handlers and bench.request_cost call the application with it)."""
+    headers = [(b"host", host.encode()), (b"content-length", str(len(body)).encode())]
+    if token:
+        headers.append((b"authorization", f"Bearer {token}".encode()))
+    if body:
+        headers.append((b"content-type", b"application/json"))
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }

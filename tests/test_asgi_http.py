@@ -17,30 +17,9 @@ from accounts.services import tokens_for
 from notifications.models import Notification
 from notifications.services import user_group_name
 from numeneon.asgi import application
+from tests.helpers import http_scope
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def http_scope(method: str, path: str, token: str | None = None, body: bytes = b"") -> dict:
-    headers = [(b"host", b"testserver"), (b"content-length", str(len(body)).encode())]
-    if token:
-        headers.append((b"authorization", f"Bearer {token}".encode()))
-    if body:
-        headers.append((b"content-type", b"application/json"))
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers,
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-    }
 
 
 async def arequest(method: str, path: str, token: str | None = None, body: bytes = b""):
