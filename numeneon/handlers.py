@@ -42,6 +42,10 @@ class OneHopASGIHandler(ASGIHandler):
             response = await sync_to_async(self._respond, thread_sensitive=False)(scope, body_file)
             await self.send_response(response, send)
             if response.streaming:
+                # After the last chunk (files close here). Its request_finished runs on a pool
+                # thread that may not be the request's; that thread's database connection, if
+                # the view used one, goes back at its next request_started (CONN_MAX_AGE=0).
+                # The streaming responses here are WhiteNoise's static files, which use none.
                 await sync_to_async(response.close, thread_sensitive=False)()
         finally:
             body_file.close()
