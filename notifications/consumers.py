@@ -16,6 +16,7 @@ from django.conf import settings
 from notifications import layerwatch, selectors, services
 from notifications.auth import CLOSE_INVALID_CREDENTIAL, CLOSE_TOKEN_EXPIRED, query_params
 from notifications.dbcall import database_call
+from notifications.registry import socket_registry
 from notifications.services import encode_frame, event_frame, user_group_name
 from numeneon.fields import parse_id
 from numeneon.limits import (
@@ -90,7 +91,8 @@ class NotificationConsumer(AsyncWebsocketConsumer):
                 self._layer_watch.discard(self)
             self._log_close()
             if self._registered:
-                await database_call(services.socket_unregister)(channel_name=self.channel_name)
+                with contextlib.suppress(*LAYER_ERRORS):
+                    await socket_registry().unregister(self.user_id, self.channel_name)
 
     async def close(self, code=None, reason=None) -> None:
         self._close_code = code
@@ -138,20 +140,19 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         after = None if resume_from is None else parse_event_id(resume_from)
         # Everything the database must say about this socket, in one call on the pool.
         opening = await database_call(services.socket_open)(
-            user_id=user_id,
-            channel_name=self.channel_name,
-            limit=settings.WEBSOCKET_MAX_SOCKETS_PER_USER,
-            replay_after=after,
-            replay_limit=REPLAY_LIMIT + 1,
+            user_id=user_id, replay_after=after, replay_limit=REPLAY_LIMIT + 1
         )
         if opening.refused:
             await self.channel_layer.group_discard(group_name, self.channel_name)
             await self._refuse(opening.refused)
             return
         self.user_id, self.group_name = user_id, group_name
+        evicted = await socket_registry().register(
+            user_id, self.channel_name, settings.WEBSOCKET_MAX_SOCKETS_PER_USER
+        )
         self._registered = True
         await self.accept()
-        for channel_name in opening.evicted:
+        for channel_name in evicted:
             await self.channel_layer.send(
                 channel_name, {"type": "session.close", "code": CLOSE_TOO_MANY_SOCKETS}
             )

@@ -30,7 +30,7 @@ def layer_needs_watch() -> bool:
     return isinstance(get_channel_layer(), RedisPubSubChannelLayer)
 
 
-def _redis_for_layer() -> aioredis.Redis:
+def redis_for_layer() -> aioredis.Redis:
     """A client of its own on the layer's (first) Redis host: URL, TLS or Sentinel alike."""
     host = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]
     return aioredis.Redis(connection_pool=create_pool(host))
@@ -38,7 +38,7 @@ def _redis_for_layer() -> aioredis.Redis:
 
 async def ping_once() -> None:
     """One PING on a connection of its own (the health check's, for the pub/sub layer)."""
-    redis = _redis_for_layer()
+    redis = redis_for_layer()
     try:
         await asyncio.wait_for(redis.ping(), PING_TIMEOUT_SECONDS)
     finally:
@@ -64,7 +64,7 @@ class LayerWatch:
 
     async def ping(self) -> None:
         if self._redis is None:
-            self._redis = _redis_for_layer()
+            self._redis = redis_for_layer()
         await asyncio.wait_for(self._redis.ping(), PING_TIMEOUT_SECONDS)
 
     async def _run(self) -> None:

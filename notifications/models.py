@@ -38,19 +38,3 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} #{self.id} for user {self.recipient_id}"
-
-
-class SocketSession(models.Model):
-    """An open socket, so that every server process can count a user's sockets (the cap)."""
-
-    channel_name = models.CharField(max_length=200, unique=True)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
-    )
-    opened_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        indexes = [models.Index(fields=["user", "opened_at"], name="socket_session_user")]
-
-    def __str__(self) -> str:
-        return f"socket of user {self.user_id} since {self.opened_at:%H:%M:%S}"

@@ -16,7 +16,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from notifications.auth import CLOSE_INACTIVE_USER, CLOSE_INVALID_CREDENTIAL
-from notifications.models import EventType, Notification, SocketSession
+from notifications.models import EventType, Notification
 from notifications.selectors import events_between, last_event_id
 from numeneon.timefmt import iso
 
@@ -162,53 +162,27 @@ def notifications_prune(*, read_before, unread_before, batch_size: int = 1000) -
 class SocketOpening:
     refused: int | None  # a close code: the user is gone (4001) or inactive (4003)
     newest: int = 0  # the user's newest stored event id
-    evicted: list[str] = field(default_factory=list)  # the user's sockets beyond the cap
     missed: list[Notification] = field(default_factory=list)  # events after `replay_after`
 
 
 @transaction.atomic
-def socket_open(
-    *,
-    user_id: int,
-    channel_name: str,
-    limit: int,
-    replay_after: int | None,
-    replay_limit: int,
-) -> SocketOpening:
+def socket_open(*, user_id: int, replay_after: int | None, replay_limit: int) -> SocketOpening:
     """What the database has to say when a socket opens, in one transaction: whether the
-    credential's user may connect, then the socket registered and the events to replay."""
+    credential's user may connect, their newest event id and the events to replay. (Which
+    sockets the user has open is in notifications.registry, not in the database.)"""
     users = get_user_model().objects.filter(pk=user_id)
     is_active = users.values_list("is_active", flat=True).first()
     if is_active is None:
         return SocketOpening(refused=CLOSE_INVALID_CREDENTIAL)
     if not is_active:
         return SocketOpening(refused=CLOSE_INACTIVE_USER)
-    evicted = socket_register(user_id=user_id, channel_name=channel_name, limit=limit)
     newest = last_event_id(user_id=user_id)
     missed = []
     if replay_after is not None and replay_after < newest:
         missed = events_between(
             user_id=user_id, after=replay_after, up_to=newest, limit=replay_limit
         )
-    return SocketOpening(refused=None, newest=newest, evicted=evicted, missed=missed)
-
-
-@transaction.atomic(savepoint=False)
-def socket_register(*, user_id: int, channel_name: str, limit: int) -> list[str]:
-    """Record an open socket; returns the channels of the user's sockets beyond `limit`,
-    oldest first, which the caller tells to close (their rows are gone already)."""
-    SocketSession.objects.create(user_id=user_id, channel_name=channel_name)
-    beyond = list(
-        SocketSession.objects.filter(user_id=user_id)
-        .order_by("-opened_at", "-id")
-        .values_list("id", "channel_name")[limit:]
-    )
-    SocketSession.objects.filter(id__in=[row_id for row_id, _ in beyond]).delete()
-    return [name for _, name in reversed(beyond)]
-
-
-def socket_unregister(*, channel_name: str) -> None:
-    SocketSession.objects.filter(channel_name=channel_name).delete()
+    return SocketOpening(refused=None, newest=newest, missed=missed)
 
 
 def user_sockets_close(*, user_id: int, code: int) -> None:

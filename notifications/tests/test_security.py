@@ -12,7 +12,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import User, WebSocketTicket
 from accounts.services import user_deactivate, ws_ticket_issue
-from notifications.models import SocketSession
+from notifications.registry import socket_registry
 from numeneon.asgi import application
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -201,4 +201,4 @@ async def test_one_socket_over_the_cap_closes_the_users_oldest_with_4009(
     for communicator in (*tabs[1:], newest, others):
         await communicator.send_json_to({"type": "ping"})
         assert await communicator.receive_json_from() == {"type": "pong"}
-    assert await SocketSession.objects.filter(user=alice).acount() == 3
+    assert len(await socket_registry().channels(alice.pk)) == 3
