@@ -75,11 +75,13 @@ class NotificationConsumer(AsyncWebsocketConsumer):
     async def __call__(self, scope, receive, send):
         try:
             await super().__call__(scope, receive, send)
-        except LAYER_ERRORS:
+        except LAYER_ERRORS as error:
             # The channel layer (Redis) is gone, and with it this socket's group membership:
             # ask the client to come back later and resume from its last event id.
             logger.warning(
-                "Channel layer unreachable; closing the socket of user %s with %s",
+                "Channel layer unreachable (%s: %s); closing the socket of user %s with %s",
+                type(error).__name__,
+                error,
                 self.user_id,
                 CLOSE_TRY_AGAIN_LATER,
             )
