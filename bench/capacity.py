@@ -37,12 +37,7 @@ COLUMNS = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.capacity",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    common.common_arguments(parser, CONFIGS)
+    parser = common.bench_parser("capacity", __doc__, CONFIGS)
     parser.set_defaults(workers=4)
     parser.add_argument("--target", type=int, default=10000, help="default: %(default)s")
     parser.add_argument(
@@ -146,19 +141,9 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     rows = asyncio.run(run(args))
     table = median_by_config(rows)
-    print()
-    print(common.markdown_table(table, COLUMNS))
-    print("(connect latencies in ms; CPU % of one core; medians over", args.rounds, "round(s))")
-    if args.json:
-        print(
-            "json:",
-            common.save_json(
-                args.json, {"machine": common.machine_info(), "args": vars(args), "rows": rows}
-            ),
-        )
-    for row in table:
-        if row.get("profile"):
-            print(f"\nprofile of {row['config']} while connecting:\n{row['profile']['summary']}")
+    note = f"(connect latencies in ms; CPU % of one core; medians over {args.rounds} round(s))"
+    common.print_table(table, COLUMNS, note)
+    common.print_json_and_profiles(args, rows, table, " while connecting")
     print(
         "SUMMARY capacity: "
         + "; ".join(

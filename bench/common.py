@@ -532,6 +532,36 @@ def reset_events() -> None:
         cursor.execute("TRUNCATE notifications_notification, messages_app_message RESTART IDENTITY")
 
 
+def bench_parser(
+    module: str, doc: str | None, configs: str = DEFAULT_CONFIGS
+) -> argparse.ArgumentParser:
+    """The parser of `python -m bench.<module>`: its docstring as help, the common arguments."""
+    parser = argparse.ArgumentParser(
+        prog=f"python -m bench.{module}",
+        description=doc,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    common_arguments(parser, configs)
+    return parser
+
+
+def print_table(table: list[dict], columns: list[str], note: str | None, digits: int = 1) -> None:
+    print()
+    print(markdown_table(table, columns, digits=digits))
+    if note:
+        print(note)
+
+
+def print_json_and_profiles(args, rows: list[dict], table: list[dict], during: str = "") -> None:
+    """`--json`: every row written out; `--profile`: each profiled configuration's summary."""
+    if args.json:
+        payload = {"machine": machine_info(), "args": vars(args), "rows": rows}
+        print("json:", save_json(args.json, payload))
+    for row in table:
+        if row.get("profile"):
+            print(f"\nprofile of {row['config']}{during}:\n{row['profile']['summary']}")
+
+
 def common_arguments(parser: argparse.ArgumentParser, configs: str = DEFAULT_CONFIGS) -> None:
     parser.add_argument(
         "--configs",

@@ -42,12 +42,7 @@ COLUMNS = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.fanout",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    common.common_arguments(parser)
+    parser = common.bench_parser("fanout", __doc__)
     parser.add_argument("--clients", type=int, default=2000, help="default: %(default)s")
     parser.add_argument("--events", type=int, default=10, help="events per user (rounds)")
     parser.add_argument(
@@ -290,19 +285,9 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     rows = asyncio.run(run(args))
     table = median_by_config(rows)
-    print()
-    print(common.markdown_table(table, COLUMNS, digits=2))
-    print("(latencies publish -> frame in ms; medians over", args.rounds, "round(s))")
-    if args.json:
-        print(
-            "json:",
-            common.save_json(
-                args.json, {"machine": common.machine_info(), "args": vars(args), "rows": rows}
-            ),
-        )
-    for row in table:
-        if row.get("profile"):
-            print(f"\nprofile of {row['config']} during fan-out:\n{row['profile']['summary']}")
+    note = f"(latencies publish -> frame in ms; medians over {args.rounds} round(s))"
+    common.print_table(table, COLUMNS, note, digits=2)
+    common.print_json_and_profiles(args, rows, table, " during fan-out")
     print(
         "SUMMARY fanout: "
         + "; ".join(

@@ -45,12 +45,7 @@ TABLE_COLUMNS = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.latency",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    common.common_arguments(parser)
+    parser = common.bench_parser("latency", __doc__)
     parser.add_argument("--clients", type=int, default=1000, help="default: %(default)s")
     parser.add_argument(
         "--rates", default="100", help="messages a second, comma-separated (default: %(default)s)"
@@ -336,22 +331,12 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     rows = asyncio.run(run(args))
     table = median_rows(rows)
-    print()
-    print(common.markdown_table(table, TABLE_COLUMNS, digits=2))
-    print("(latencies in ms; CPU % of one core; medians over", args.rounds, "round(s))")
+    note = f"(latencies in ms; CPU % of one core; medians over {args.rounds} round(s))"
+    common.print_table(table, TABLE_COLUMNS, note, digits=2)
     if args.plot:
         plot(table, args.plot, f"{args.clients} clients, {args.duration:g} s per configuration")
         print("plot:", args.plot)
-    if args.json:
-        print(
-            "json:",
-            common.save_json(
-                args.json, {"machine": common.machine_info(), "args": vars(args), "rows": rows}
-            ),
-        )
-    for row in table:
-        if row.get("profile"):
-            print(f"\nprofile of {row['config']}:\n{row['profile']['summary']}")
+    common.print_json_and_profiles(args, rows, table)
     best = min(table, key=lambda r: r["p50"]) if table else None
     with contextlib.suppress(ValueError, TypeError):
         print(

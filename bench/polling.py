@@ -33,12 +33,7 @@ COLUMNS = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.polling",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    common.common_arguments(parser, "daphne/core,uvicorn/core")
+    parser = common.bench_parser("polling", __doc__, "daphne/core,uvicorn/core")
     parser.add_argument("--clients", type=int, default=1000, help="default: %(default)s")
     parser.add_argument("--period", type=float, default=30.0, help="seconds between polls")
     parser.add_argument("--duration", type=float, default=20.0, help="measured seconds")
@@ -122,11 +117,8 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     rows = asyncio.run(run(args))
     table = median_by_config(rows)
-    print()
-    print(common.markdown_table(table, COLUMNS, digits=2))
-    if args.json:
-        payload = {"machine": common.machine_info(), "args": vars(args), "rows": rows}
-        print("json:", common.save_json(args.json, payload))
+    common.print_table(table, COLUMNS, None, digits=2)
+    common.print_json_and_profiles(args, rows, table)
     print(
         "SUMMARY polling: "
         + "; ".join(

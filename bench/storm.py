@@ -40,12 +40,7 @@ COLUMNS = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.storm",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    common.common_arguments(parser, CONFIGS)
+    parser = common.bench_parser("storm", __doc__, CONFIGS)
     parser.set_defaults(workers=4)
     parser.add_argument("--clients", type=int, default=5000, help="default: %(default)s")
     parser.add_argument("--rate", type=float, default=100.0, help="live messages a second")
@@ -179,19 +174,9 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     rows = asyncio.run(run(args))
     table = median_by_config(rows)
-    print()
-    print(common.markdown_table(table, COLUMNS, digits=2))
-    print("(reconnect latencies in ms; medians over", args.rounds, "round(s))")
-    if args.json:
-        print(
-            "json:",
-            common.save_json(
-                args.json, {"machine": common.machine_info(), "args": vars(args), "rows": rows}
-            ),
-        )
-    for row in table:
-        if row.get("profile"):
-            print(f"\nprofile of {row['config']} during the storm:\n{row['profile']['summary']}")
+    note = f"(reconnect latencies in ms; medians over {args.rounds} round(s))"
+    common.print_table(table, COLUMNS, note, digits=2)
+    common.print_json_and_profiles(args, rows, table, " during the storm")
     print(
         "SUMMARY storm: "
         + "; ".join(
