@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
 
 def assert_error(response, status: int, code: str) -> dict:
     """The contract's error body: `detail` and `error` carry the same text, plus a `code`."""
@@ -37,3 +40,13 @@ def http_scope(
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8000),
     }
+
+
+def statements(run) -> tuple[object, list[str]]:
+    """What `run()` returns and the SQL statements it ran, without transaction control (which
+    differs between SQLite and PostgreSQL, and between test isolation modes)."""
+    with CaptureQueriesContext(connection) as captured:
+        result = run()
+    control = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK")
+    sqls = [q["sql"] for q in captured.captured_queries]
+    return result, [sql for sql in sqls if not sql.upper().startswith(control)]

@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from notifications.models import EventType
 from notifications.services import notify, socket_open
+from tests.helpers import statements
 
 pytestmark = pytest.mark.django_db
-
-
-def statements(run) -> tuple[object, list[str]]:
-    """What `run()` returns and the statements it ran, without transaction control."""
-    with CaptureQueriesContext(connection) as captured:
-        result = run()
-    control = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK")
-    sqls = [q["sql"] for q in captured.captured_queries]
-    return result, [sql for sql in sqls if not sql.upper().startswith(control)]
 
 
 def open_socket(user_id: int, replay_after=None):
