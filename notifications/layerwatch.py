@@ -31,16 +31,36 @@ def layer_needs_watch() -> bool:
 
 
 def redis_for_layer() -> aioredis.Redis:
-    """A client of its own on the layer's (first) Redis host: URL, TLS or Sentinel alike."""
+    """A new client on the layer's (first) Redis host: URL, TLS or Sentinel alike."""
     host = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]
     return aioredis.Redis(connection_pool=create_pool(host))
+
+
+# One client per event loop (a client belongs to the loop it was made on; tests run many).
+_loop_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def loop_redis() -> aioredis.Redis:
+    """The running loop's client on the layer's Redis, shared by the watch and the socket
+    registry (notifications.registry): one connection pool per process."""
+    loop = asyncio.get_running_loop()
+    client = _loop_clients.get(loop)
+    if client is None:
+        client = _loop_clients[loop] = redis_for_layer()
+    return client
+
+
+async def ping(redis: aioredis.Redis) -> None:
+    await asyncio.wait_for(redis.ping(), PING_TIMEOUT_SECONDS)
 
 
 async def ping_once() -> None:
     """One PING on a connection of its own (the health check's, for the pub/sub layer)."""
     redis = redis_for_layer()
     try:
-        await asyncio.wait_for(redis.ping(), PING_TIMEOUT_SECONDS)
+        await ping(redis)
     finally:
         await redis.aclose(close_connection_pool=True)
 
@@ -52,7 +72,6 @@ class LayerWatch:
         self._on_lost = on_lost
         self._consumers: weakref.WeakSet = weakref.WeakSet()
         self._task: asyncio.Task | None = None
-        self._redis: aioredis.Redis | None = None
 
     def add(self, consumer: object) -> None:
         self._consumers.add(consumer)
@@ -62,32 +81,22 @@ class LayerWatch:
     def discard(self, consumer: object) -> None:
         self._consumers.discard(consumer)
 
-    async def ping(self) -> None:
-        if self._redis is None:
-            self._redis = redis_for_layer()
-        await asyncio.wait_for(self._redis.ping(), PING_TIMEOUT_SECONDS)
-
     async def _run(self) -> None:
-        try:
-            while self._consumers:
-                await asyncio.sleep(settings.CHANNEL_LAYER_PING_SECONDS)
-                try:
-                    await self.ping()
-                except (OSError, TimeoutError, aioredis.RedisError) as error:
-                    consumers = list(self._consumers)
-                    logger.warning(
-                        "Redis does not answer (%s); closing %s sockets with 1013",
-                        type(error).__name__,
-                        len(consumers),
-                    )
-                    await asyncio.gather(
-                        *(self._on_lost(consumer) for consumer in consumers),
-                        return_exceptions=True,
-                    )
-        finally:
-            if self._redis is not None:
-                redis, self._redis = self._redis, None
-                await redis.aclose(close_connection_pool=True)
+        while self._consumers:
+            await asyncio.sleep(settings.CHANNEL_LAYER_PING_SECONDS)
+            try:
+                await ping(loop_redis())
+            except (OSError, TimeoutError, aioredis.RedisError) as error:
+                consumers = list(self._consumers)
+                logger.warning(
+                    "Redis does not answer (%s); closing %s sockets with 1013",
+                    type(error).__name__,
+                    len(consumers),
+                )
+                await asyncio.gather(
+                    *(self._on_lost(consumer) for consumer in consumers),
+                    return_exceptions=True,
+                )
 
 
 _watches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LayerWatch] = (

@@ -17,7 +17,7 @@ import weakref
 from django.conf import settings
 from redis import asyncio as aioredis
 
-from notifications.layerwatch import redis_for_layer
+from notifications.layerwatch import loop_redis
 
 # Longer than Daphne's --websocket_timeout (86,400 s): no live socket is older than this.
 ENTRY_TTL_SECONDS = 86400 + 3600
@@ -93,8 +93,7 @@ class LocalSocketRegistry:
         return list(self._users.get(user_id, {}))
 
 
-# One registry per event loop: a Redis client belongs to the loop it was made on, and tests
-# run many loops in one process.
+# One registry per event loop, on that loop's Redis client (tests run many loops).
 _registries: weakref.WeakKeyDictionary[
     asyncio.AbstractEventLoop, RedisSocketRegistry | LocalSocketRegistry
 ] = weakref.WeakKeyDictionary()
@@ -105,7 +104,7 @@ def socket_registry() -> RedisSocketRegistry | LocalSocketRegistry:
     registry = _registries.get(loop)
     if registry is None:
         if uses_redis():
-            registry = RedisSocketRegistry(redis_for_layer(), settings.CHANNEL_LAYER_PREFIX)
+            registry = RedisSocketRegistry(loop_redis(), settings.CHANNEL_LAYER_PREFIX)
         else:
             registry = LocalSocketRegistry()
         _registries[loop] = registry
