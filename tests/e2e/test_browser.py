@@ -69,6 +69,18 @@ def befriend(a: Person, b: Person) -> None:
     assert status == 201, accepted
 
 
+def friends_chatting(server: DaphneServer, open_demo) -> tuple[Person, Person, DemoPage, DemoPage]:
+    """alice and bob, friends, each logged in to a page of the demo with the other's chat open."""
+    alice_person, bob_person = Person(server, "alice"), Person(server, "bob")
+    befriend(alice_person, bob_person)
+    alice, bob = open_demo(server, "alice"), open_demo(server, "bob")
+    alice.log_in(alice_person)
+    bob.log_in(bob_person)
+    alice.open_chat("bob")
+    bob.open_chat("alice")
+    return alice_person, bob_person, alice, bob
+
+
 def wait_until(condition, timeout: float = 20.0, interval: float = 0.05) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -167,13 +179,7 @@ def test_a_request_an_acceptance_and_a_chat_show_up_in_the_other_browser_without
 def test_messages_sent_while_a_browser_is_offline_appear_once_and_in_order_when_it_is_back(
     server_a, open_demo
 ):
-    alice_person, bob_person = Person(server_a, "alice"), Person(server_a, "bob")
-    befriend(alice_person, bob_person)
-    alice, bob = open_demo(server_a, "alice"), open_demo(server_a, "bob")
-    alice.log_in(alice_person)
-    bob.log_in(bob_person)
-    alice.open_chat("bob")
-    bob.open_chat("alice")
+    _, _, alice, bob = friends_chatting(server_a, open_demo)
     bob.send("before")
     alice.seen_at("message", "before")
     alice.mark_document()
@@ -204,13 +210,7 @@ def test_both_pages_reconnect_by_themselves_after_the_server_restarts(
     server_a, own_server, open_demo
 ):
     server = own_server("restart")
-    alice_person, bob_person = Person(server, "alice"), Person(server, "bob")
-    befriend(alice_person, bob_person)
-    alice, bob = open_demo(server, "alice"), open_demo(server, "bob")
-    alice.log_in(alice_person)
-    bob.log_in(bob_person)
-    alice.open_chat("bob")
-    bob.open_chat("alice")
+    alice_person, bob_person, alice, bob = friends_chatting(server, open_demo)
     for page in (alice, bob):
         page.mark_document()
 
@@ -238,13 +238,7 @@ def test_both_pages_reconnect_by_themselves_after_the_server_restarts(
 
 
 def test_push_to_screen_latency_of_chat_messages(server_a, open_demo):
-    alice_person, bob_person = Person(server_a, "alice"), Person(server_a, "bob")
-    befriend(alice_person, bob_person)
-    alice, bob = open_demo(server_a, "alice"), open_demo(server_a, "bob")
-    alice.log_in(alice_person)
-    bob.log_in(bob_person)
-    alice.open_chat("bob")
-    bob.open_chat("alice")
+    _, _, alice, bob = friends_chatting(server_a, open_demo)
 
     samples = []
     for n in range(20):
