@@ -456,8 +456,11 @@ class GivenServer:
 
 
 def ensure_database(db_url: str) -> None:
+    """Creates the PostgreSQL database of `db_url` if missing (SQLite creates its file)."""
     import psycopg
 
+    if db_url.startswith("sqlite:"):
+        return
     name = db_url.rsplit("/", 1)[1].split("?")[0]
     if name in {"test", "postgres"} or name.startswith("test"):
         raise SystemExit(f"refusing to benchmark in database {name!r}: use a database of its own")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from django.db.models import Exists, Q, QuerySet
+from functools import cache
+
+from django.db import connection
+from django.db.models import Q, QuerySet
 
 from accounts.models import User
 from friends.models import FriendRequest, Friendship, ordered_pair
-from notifications.services import lock_event_streams
+from numeneon import rawsql
 
 
 def are_friends(*, user_id: int, other_id: int) -> bool:
@@ -18,16 +21,41 @@ def message_parties(*, sender_id: int, receiver_id: int) -> tuple[User | None, U
     """The rows of both users, whatever their state, the receiver's with `is_friend`, locked
     until commit (notifications.services.lock_event_streams): one query for the hot path of
     every message. The sender's row stands in for the user query of authentication; the lock
-    on the receiver's is the one notify() takes (two rows, always locked in id order)."""
+    on the receiver's is the one notify() takes (two rows, always locked in id order).
+
+    Written out in SQL (numeneon.rawsql): the users come back with id, username and is_active
+    loaded; any other field is read from the database when first used, as with `.only()`."""
     low, high = ordered_pair(sender_id, receiver_id)
-    friendship = Friendship.objects.filter(user_low_id=low, user_high_id=high)
-    users = lock_event_streams(
-        User.objects.filter(pk__in=(sender_id, receiver_id))
-        .annotate(is_friend=Exists(friendship))
-        .order_by("pk")
-    )
-    by_id = {user.pk: user for user in users}
+    rows = rawsql.fetch_all(_message_parties_sql(connection.vendor), [low, high, low, high])
+    by_id = {}
+    for *values, is_friend in rows:
+        user = User.from_db(connection.alias, _PARTY_FIELDS, values)
+        user.is_friend = bool(is_friend)
+        by_id[user.pk] = user
     return by_id.get(sender_id), by_id.get(receiver_id)
+
+
+_PARTY_FIELDS = ("id", "username", "is_active")
+
+
+@cache
+def _message_parties_sql(vendor: str) -> str:
+    del vendor  # part of the cache key
+    friendship_exists = "EXISTS (SELECT 1 FROM {} WHERE {} = %s AND {} = %s)".format(
+        rawsql.table(Friendship),
+        rawsql.column(Friendship, "user_low"),
+        rawsql.column(Friendship, "user_high"),
+    )
+    user_id = rawsql.column(User, "id")
+    return "SELECT {}, {} FROM {} WHERE {} IN (%s, %s) ORDER BY {}{}".format(
+        ", ".join(rawsql.column(User, name) for name in _PARTY_FIELDS),
+        friendship_exists,
+        rawsql.table(User),
+        user_id,
+        user_id,
+        # The lock of lock_event_streams; it takes only the users' rows (the one table in FROM).
+        rawsql.for_update_clause(),
+    )
 
 
 def friend_list(*, user: User) -> QuerySet[User]:

@@ -17,7 +17,8 @@ from django.utils import timezone
 
 from notifications.auth import CLOSE_INACTIVE_USER, CLOSE_INVALID_CREDENTIAL
 from notifications.models import EventType, Notification
-from notifications.selectors import events_between, last_event_id
+from notifications.selectors import events_between, last_event_id, user_state
+from numeneon import rawsql
 from numeneon.timefmt import iso
 
 logger = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ def notify(
     if not stream_locked:
         _lock_recipient_stream(recipient_id)
     prev_id = last_event_id(user_id=recipient_id)
-    event = Notification.objects.create(recipient_id=recipient_id, type=event_type, data=data)
+    event = rawsql.insert(Notification(recipient_id=recipient_id, type=event_type, data=data))
     message = {
         "type": LAYER_EVENT,
         "id": event.id,
@@ -165,20 +166,21 @@ class SocketOpening:
     missed: list[Notification] = field(default_factory=list)  # events after `replay_after`
 
 
-@transaction.atomic
 def socket_open(*, user_id: int, replay_after: int | None, replay_limit: int) -> SocketOpening:
-    """What the database has to say when a socket opens, in one transaction: whether the
-    credential's user may connect, their newest event id and the events to replay. (Which
-    sockets the user has open is in notifications.registry, not in the database.)"""
-    users = get_user_model().objects.filter(pk=user_id)
-    is_active = users.values_list("is_active", flat=True).first()
-    if is_active is None:
+    """What the database has to say when a socket opens: whether the credential's user may
+    connect and their newest event id (one statement), and the events to replay (one more,
+    only when some were missed). (Which sockets the user has open is in
+    notifications.registry, not in the database.)"""
+    state = user_state(user_id=user_id)
+    if state is None:
         return SocketOpening(refused=CLOSE_INVALID_CREDENTIAL)
+    is_active, newest = state
     if not is_active:
         return SocketOpening(refused=CLOSE_INACTIVE_USER)
-    newest = last_event_id(user_id=user_id)
     missed = []
     if replay_after is not None and replay_after < newest:
+        # Bounded by `newest`: what commits after the first statement reaches the socket by
+        # push (the consumer joined the user's group before this call).
         missed = events_between(
             user_id=user_id, after=replay_after, up_to=newest, limit=replay_limit
         )

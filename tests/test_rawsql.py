@@ -1,0 +1,83 @@
+"""numeneon.rawsql and the hot-path statements written with it: they must store and read
+exactly what the ORM would, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from friends.selectors import _message_parties_sql, message_parties
+from messages_app.models import Message
+from notifications.models import EventType, Notification
+from notifications.selectors import last_event_id, user_state
+from numeneon import rawsql
+from tests.helpers import statements
+
+pytestmark = pytest.mark.django_db
+
+
+def test_insert_stores_every_field_as_the_orm_reads_it_back(alice):
+    created_at = timezone.now() - timedelta(days=3, microseconds=7)
+    data = {"text": "naïve ✓ \"quoted\" 'single'", "nested": {"list": [1, 2.5, None, True]}}
+    event = Notification(
+        recipient_id=alice.pk, type=EventType.NEW_MESSAGE, data=data, created_at=created_at
+    )
+    _, sqls = statements(lambda: rawsql.insert(event))
+    assert len(sqls) == 1, sqls
+    assert isinstance(event.pk, int) and not event._state.adding
+    stored = Notification.objects.get(pk=event.pk)
+    assert stored.recipient_id == alice.pk
+    assert stored.type == "new_message"
+    assert stored.data == data
+    assert stored.created_at == created_at
+    assert stored.read_at is None
+
+
+def test_insert_applies_field_defaults_and_foreign_keys(alice, bob):
+    before = timezone.now()
+    message = rawsql.insert(Message(sender=alice, receiver=bob, content="hi"))
+    stored = Message.objects.get(pk=message.pk)
+    assert (stored.sender_id, stored.receiver_id, stored.content) == (alice.pk, bob.pk, "hi")
+    assert stored.is_read is False
+    assert stored.created_at == message.created_at >= before
+
+
+def test_inserted_ids_grow_like_the_orms(alice):
+    by_orm = Notification.objects.create(recipient=alice, type="friend_request", data={})
+    by_sql = rawsql.insert(Notification(recipient=alice, type="friend_request", data={}))
+    assert by_sql.pk > by_orm.pk
+    assert last_event_id(user_id=alice.pk) == by_sql.pk
+
+
+def test_message_parties_reads_both_users_and_the_friendship(alice, bob, charlie, befriend):
+    befriend(alice, bob)
+    sender, receiver = message_parties(sender_id=alice.pk, receiver_id=bob.pk)
+    assert (sender.pk, sender.username, sender.is_active) == (alice.pk, "alice", True)
+    assert (receiver.pk, receiver.username, receiver.is_friend) == (bob.pk, "bob", True)
+    # Any other field comes from the database when used, not an empty default.
+    assert receiver.email == "bob@example.com"
+    _, stranger = message_parties(sender_id=alice.pk, receiver_id=charlie.pk)
+    assert stranger.is_friend is False
+    sender, nobody = message_parties(sender_id=charlie.pk, receiver_id=10**9)
+    assert sender.pk == charlie.pk and nobody is None
+
+
+def test_message_parties_locks_the_users_rows_where_the_database_can():
+    sql = _message_parties_sql(connection.vendor)
+    if connection.features.has_select_for_no_key_update:
+        assert sql.endswith("FOR NO KEY UPDATE"), sql
+    else:
+        assert "FOR " not in sql, sql
+
+
+def test_user_state_is_one_statement(alice):
+    assert user_state(user_id=alice.pk) == (True, 0)
+    event = Notification.objects.create(recipient=alice, type="friend_request", data={})
+    state, sqls = statements(lambda: user_state(user_id=alice.pk))
+    assert state == (True, event.pk) and len(sqls) == 1
+    type(alice).objects.filter(pk=alice.pk).update(is_active=False)
+    assert user_state(user_id=alice.pk) == (False, event.pk)
+    assert user_state(user_id=10**9) is None
