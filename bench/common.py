@@ -295,6 +295,15 @@ def config_env(config: str) -> dict[str, str]:
     return env
 
 
+def code_dir(config: str) -> Path:
+    """Where the server's code is: this checkout, or DIR for 'daphne/pubsub@DIR', a git
+    worktree of another commit (`git worktree add --detach DIR COMMIT`), so that two commits
+    are measured side by side in one run. The load generator and the database stay this
+    checkout's: the commits must share the database schema."""
+    _, at, path = config.partition("@")
+    return Path(path).resolve() if at else BASE_DIR
+
+
 def server_env(db_url: str, redis_url: str, layer: str, prefix: str) -> dict[str, str]:
     return {
         "DJANGO_SETTINGS_MODULE": "bench.settings_bench",
@@ -317,8 +326,9 @@ def server_env(db_url: str, redis_url: str, layer: str, prefix: str) -> dict[str
 def parse_config(config: str) -> tuple[str, str]:
     """'daphne/core' -> ('daphne', 'core'); 'bare' -> ('bare', 'pubsub').
 
-    Suffixes try a change (see config_env): daphne/core+nopool, daphne/core+switch."""
-    config = config.split("+", 1)[0]
+    Suffixes try a change (see config_env): daphne/core+nopool, daphne/core+switch; and
+    `@DIR` serves the code of another checkout (see code_dir)."""
+    config = config.split("@", 1)[0].split("+", 1)[0]
     kind, _, layer = config.partition("/")
     if kind == "bare":
         return kind, "pubsub"
@@ -332,8 +342,11 @@ class Server:
     """One server process: Daphne (through numeneon.server, as the Procfile runs it), Uvicorn
     (same application) or the bare ASGI server, on a free loopback port."""
 
-    def __init__(self, kind: str, env: dict[str, str], log_dir: Path, name: str = "") -> None:
+    def __init__(
+        self, kind: str, env: dict[str, str], log_dir: Path, name: str = "", cwd: Path = BASE_DIR
+    ) -> None:
         self.kind = kind
+        self.cwd = cwd
         self.env = env
         self.port = free_port()
         self.name = name or f"{kind}-{self.port}"
@@ -392,7 +405,7 @@ class Server:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             self.command(),
-            cwd=BASE_DIR,
+            cwd=self.cwd,
             env={**os.environ, **self.env},
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -572,7 +585,8 @@ def common_arguments(parser: argparse.ArgumentParser, configs: str = DEFAULT_CON
         help="comma-separated server/layer pairs to compare side by side: servers "
         f"{', '.join(SERVER_KINDS)} (daphne-bl: Daphne with backlog={DAPHNE_BACKLOG}); "
         "layers core (RedisChannelLayer), pubsub (RedisPubSubChannelLayer); 'bare' is the "
-        "plain ASGI ceiling (default: %(default)s)",
+        "plain ASGI ceiling; a suffix '+variant' tries a setting, '@DIR' serves another "
+        "checkout's code, e.g. daphne/pubsub@/tmp/before (default: %(default)s)",
     )
     parser.add_argument(
         "--url",

@@ -56,7 +56,13 @@ class Harness:
         env = common.server_env(self.args.db_url, self.redis_url, layer, prefix)
         env.update(common.config_env(config))
         servers = [
-            common.Server(kind, env, self.log_dir, name=f"{kind}-{layer}-{prefix}-{i}")
+            common.Server(
+                kind,
+                env,
+                self.log_dir,
+                name=f"{kind}-{layer}-{prefix}-{i}",
+                cwd=common.code_dir(config),
+            )
             for i in range(procs)
         ]
         for server in servers:

@@ -80,7 +80,10 @@ async def measure_one(ctx, config: str, procs: int, rate: float) -> dict:
         env = common.server_env(args.db_url, ctx.redis_url, layer, prefix)
         env.update(common.config_env(config))
         servers = [
-            common.Server(kind, env, ctx.log_dir, name=f"{kind}-{layer}-{i}") for i in range(procs)
+            common.Server(
+                kind, env, ctx.log_dir, name=f"{kind}-{layer}-{i}", cwd=common.code_dir(config)
+            )
+            for i in range(procs)
         ]
         for server in servers:
             await asyncio.to_thread(server.start)
