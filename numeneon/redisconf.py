@@ -47,7 +47,8 @@ def channel_layers(*, kind: str, host: dict, prefix: str, core_options: dict) ->
     """CHANNEL_LAYERS for `kind`: `pubsub` (RedisPubSubChannelLayer) or `core`
     (RedisChannelLayer, which also takes `core_options`: capacity, expiry, group_expiry)."""
     if kind == "pubsub":
-        backend, config = "channels_redis.pubsub.RedisPubSubChannelLayer", {}
+        # channels-redis's RedisPubSubChannelLayer, with a lighter queue per channel.
+        backend, config = "numeneon.channel_layer.PubSubChannelLayer", {}
     elif kind == "core":
         backend, config = "channels_redis.core.RedisChannelLayer", dict(core_options)
     else:
