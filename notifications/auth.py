@@ -63,18 +63,23 @@ async def authenticate_ticket(raw: str) -> tuple[int | None, int | None, int | N
     return user.pk, int(token_expires_at.timestamp()), None
 
 
+async def _authenticate(scope: dict) -> tuple[int | None, int | None, int | None]:
+    params = query_params(scope)
+    if "ticket" in params:
+        return await authenticate_ticket(params["ticket"])
+    return authenticate_token(params.get("token"))
+
+
 class JWTAuthMiddleware(BaseMiddleware):
     """Reads `?ticket=` (single use) or `?token=` (an access JWT) and leaves in the scope the
     user id it names, or the close code; the consumer accepts, then closes with that code."""
 
     async def __call__(self, scope, receive, send):
+        # This frame stays suspended while the socket is open: it holds one copy of the scope
+        # (not BaseMiddleware's second, nor BaseMiddleware's frame) and not the parsed query.
+        user_id, expires_at, close_code = await _authenticate(scope)
         scope = dict(scope)
-        params = query_params(scope)
-        if "ticket" in params:
-            user_id, expires_at, close_code = await authenticate_ticket(params["ticket"])
-        else:
-            user_id, expires_at, close_code = authenticate_token(params.get("token"))
         scope["user_id"] = user_id
         scope["token_expires_at"] = expires_at
         scope["auth_close_code"] = close_code
-        return await super().__call__(scope, receive, send)
+        return await self.inner(scope, receive, send)
