@@ -278,7 +278,9 @@ def config_env(config: str) -> dict[str, str]:
     (a new PostgreSQL connection for every request and every database call of a socket, as
     before commit 790116c); '+switch' a 0.5 ms GIL switch interval (bench/settings_bench.py);
     '+threadsN' N threads in Daphne's pool for requests and database calls (ASGI_THREADS);
-    '+nogc' no cyclic garbage collector, '+gcA_B_C' its thresholds (bench/settings_bench.py)."""
+    '+nogc' no cyclic garbage collector (bench/settings_bench.py), '+gcA_B_C' its thresholds
+    (GC_THRESHOLD=A,B,C), '+gcdefault' CPython's, '+nofreeze' no gc.freeze() after start-up
+    (numeneon.gctune)."""
     env = {}
     if "+nopool" in config:
         env["DATABASE_POOL"] = "0"
@@ -288,7 +290,11 @@ def config_env(config: str) -> dict[str, str]:
         env["BENCH_GC"] = "off"
     thresholds = re.search(r"\+gc(\d+)_(\d+)_(\d+)", config)
     if thresholds:
-        env["BENCH_GC"] = ",".join(thresholds.groups())
+        env["GC_THRESHOLD"] = ",".join(thresholds.groups())
+    if "+gcdefault" in config:
+        env["GC_THRESHOLD"] = ""
+    if "+nofreeze" in config:
+        env["GC_FREEZE_AFTER_STARTUP"] = "0"
     threads = re.search(r"\+threads(\d+)", config)
     if threads:
         env["ASGI_THREADS"] = threads.group(1)

@@ -5,7 +5,7 @@ project's default). Used as DJANGO_SETTINGS_MODULE=bench.settings_bench.
 `BENCH_SWITCH_INTERVAL=<seconds>` (the `+switch` variant: 0.0005) shortens CPython's GIL
 switch interval (5 ms by default), to test whether the event loop waits for the GIL behind
 the request threads. `BENCH_GC=off` (the `+nogc` variant) turns the cyclic garbage collector
-off, `BENCH_GC=a,b,c` sets its thresholds (`+gcA_B_C`): is a p99 tail the collector's pauses?
+off: is a p99 tail the collector's pauses? (Its thresholds are the project's GC_THRESHOLD.)
 """
 
 from __future__ import annotations
@@ -36,8 +36,6 @@ if REDIS_URL:
 
 if os.environ.get("BENCH_GC") == "off":
     gc.disable()
-elif os.environ.get("BENCH_GC"):
-    gc.set_threshold(*(int(n) for n in os.environ["BENCH_GC"].split(",")))
 
 if os.environ.get("BENCH_SWITCH_INTERVAL"):
     sys.setswitchinterval(float(os.environ["BENCH_SWITCH_INTERVAL"]))

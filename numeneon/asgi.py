@@ -34,3 +34,8 @@ application = ProtocolTypeRouter(
         "websocket": AllowedOriginValidator(JWTAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )
+
+# Last: what exists now lives as long as the process; keep the collector from walking it.
+from numeneon.gctune import tune_after_startup  # noqa: E402
+
+tune_after_startup()

@@ -14,6 +14,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from numeneon.env import envbool, envfloat, envint, envlist, envstr
+from numeneon.gctune import parse_threshold as parse_gc_threshold
 from numeneon.openapi_description import API_DESCRIPTION
 from numeneon.redisconf import channel_layer_host, channel_layers
 
@@ -278,6 +279,10 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Garbage collector (numeneon.gctune): measured in docs/PERFORMANCE.md -----------------
+GC_FREEZE_AFTER_STARTUP = envbool("GC_FREEZE_AFTER_STARTUP", True)
+GC_THRESHOLD = parse_gc_threshold(envstr("GC_THRESHOLD", "5000,10,100"))
 
 # --- WebSocket limits -----------------------------------------------------------------------
 # One socket more than this closes the user's oldest with 4009.
