@@ -39,6 +39,21 @@ def _newest_event_sql(vendor: str) -> str:
 
 
 @cache
+def _events_sql(vendor: str, bounded: bool, limited: bool) -> str:
+    del vendor  # part of the cache key
+    event_id = rawsql.column(Notification, "id")
+    sql = "SELECT {{columns}} FROM {} WHERE {} = %s AND {} > %s".format(
+        rawsql.table(Notification), rawsql.column(Notification, "recipient"), event_id
+    )
+    if bounded:
+        sql += f" AND {event_id} <= %s"
+    sql += f" ORDER BY {event_id}"
+    if limited:
+        sql += " LIMIT %s"
+    return sql
+
+
+@cache
 def _user_state_sql(vendor: str) -> str:
     del vendor  # part of the cache key
     user = get_user_model()
@@ -57,11 +72,15 @@ def _user_state_sql(vendor: str) -> str:
 
 
 def events_between(*, user_id: int, after: int, up_to: int | None = None, limit: int | None = None):
-    events = Notification.objects.filter(recipient_id=user_id, id__gt=after)
+    """The user's events with `after` < id <= `up_to`, oldest first, at most `limit`: what a
+    resuming socket replays (every socket of a reconnect storm runs it)."""
+    params = [user_id, after]
     if up_to is not None:
-        events = events.filter(id__lte=up_to)
-    events = events.order_by("id")
-    return list(events[:limit] if limit is not None else events)
+        params.append(up_to)
+    if limit is not None:
+        params.append(limit)
+    sql = _events_sql(connection.vendor, up_to is not None, limit is not None)
+    return rawsql.fetch_models(Notification, sql, params)
 
 
 def feed(*, user_id: int, after: int | None, limit: int) -> list[Notification]:

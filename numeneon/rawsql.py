@@ -75,6 +75,40 @@ def insert(instance: Model) -> Model:
     return instance
 
 
+@cache
+def _select_columns(model: type[Model], vendor: str) -> tuple[str, tuple, tuple]:
+    """The column list of every concrete field, the field names (for Model.from_db) and
+    each field's converters from the database's values (what the ORM applies)."""
+    del vendor  # part of the cache key
+    fields = model._meta.concrete_fields
+    converters = tuple(
+        tuple(
+            connection.ops.get_db_converters(field.get_col(model._meta.db_table))
+            + field.get_db_converters(connection)
+        )
+        for field in fields
+    )
+    columns = ", ".join(quote(field.column) for field in fields)
+    return columns, tuple(field.attname for field in fields), converters
+
+
+def fetch_models(model: type[Model], sql: str, params: list) -> list[Model]:
+    """Instances of `model` from `sql`, whose select list is `{columns}` (every concrete
+    field, in order): each value converted by its field, as a QuerySet would."""
+    columns, names, converters = _select_columns(model, connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql.format(columns=columns), params)
+        rows = cursor.fetchall()
+    out = []
+    for row in rows:
+        values = list(row)
+        for i, field_converters in enumerate(converters):
+            for convert in field_converters:
+                values[i] = convert(values[i], None, connection)
+        out.append(model.from_db(connection.alias, names, values))
+    return out
+
+
 def fetch_all(sql: str, params: list) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from friends.selectors import _message_parties_sql, message_parties
 from messages_app.models import Message
 from notifications.models import EventType, Notification
-from notifications.selectors import last_event_id, user_state
+from notifications.selectors import events_between, last_event_id, user_state
 from numeneon import rawsql
 from tests.helpers import statements
 
@@ -81,3 +81,32 @@ def test_user_state_is_one_statement(alice):
     type(alice).objects.filter(pk=alice.pk).update(is_active=False)
     assert user_state(user_id=alice.pk) == (False, event.pk)
     assert user_state(user_id=10**9) is None
+
+
+@pytest.mark.parametrize(
+    ("up_to", "limit"), [(None, None), ("third", None), (None, 2), ("third", 1)]
+)
+def test_events_between_reads_what_a_queryset_reads(alice, bob, up_to, limit):
+    events = [
+        Notification.objects.create(
+            recipient=alice, type="new_message", data={"n": n, "text": "é ✓", "list": [n, None]}
+        )
+        for n in range(4)
+    ]
+    Notification.objects.create(recipient=bob, type="friend_request", data={})
+    Notification.objects.filter(pk=events[1].pk).update(read_at=timezone.now())
+    bound = events[2].pk if up_to == "third" else None
+    expected = Notification.objects.filter(recipient=alice, id__gt=events[0].pk).order_by("id")
+    if bound is not None:
+        expected = expected.filter(id__lte=bound)
+    expected = list(expected[:limit] if limit is not None else expected)
+
+    got, sqls = statements(
+        lambda: events_between(user_id=alice.pk, after=events[0].pk, up_to=bound, limit=limit)
+    )
+    assert len(sqls) == 1
+    fields = [f.attname for f in Notification._meta.concrete_fields]
+    assert [[getattr(e, f) for f in fields] for e in got] == [
+        [getattr(e, f) for f in fields] for e in expected
+    ]
+    assert got and isinstance(got[0].data, dict) and got[0].created_at.tzinfo is not None
