@@ -87,6 +87,8 @@ class NumeneonServer(Server):
             WEBSOCKET_MAX_MESSAGE_BYTES,
         )
         super().__init__(*args, **kwargs)
+        # Connections application_checker must look at: disconnected, or application done.
+        self._to_check: set = set()
 
     def create_application(self, protocol, scope):
         """Daphne's (4.2), with an Inbox for the application's messages instead of an
@@ -101,11 +103,34 @@ class NumeneonServer(Server):
         )
         if protocol not in self.connections:
             return None
-        self.connections[protocol]["application_instance"] = asyncio.ensure_future(
-            application_instance,
-            loop=asyncio.get_event_loop(),
-        )
+        future = asyncio.ensure_future(application_instance, loop=asyncio.get_event_loop())
+        self.connections[protocol]["application_instance"] = future
+        future.add_done_callback(lambda _: self._to_check.add(protocol))
         return input_queue
+
+    def protocol_disconnected(self, protocol):
+        super().protocol_disconnected(protocol)
+        self._to_check.add(protocol)
+
+    def application_checker(self):
+        """Daphne's, run over the connections that changed instead of all of them: Daphne walks
+        every connection every second (3.4 % of the CPU in a 5,000-socket reconnect storm, and
+        it grows with the sockets held). Only a disconnected connection or a finished
+        application has anything to clean up; both tell us (protocol_disconnected, the
+        application's done callback)."""
+        everything = self.connections
+        self.connections = {p: everything[p] for p in self._to_check if p in everything}
+        try:
+            super().application_checker()  # reschedules itself, through this method
+        finally:
+            checked, self.connections = self.connections, everything
+            for protocol in list(self._to_check):
+                if protocol not in checked:  # cleaned up by Daphne (or gone already)
+                    everything.pop(protocol, None)
+                    self._to_check.discard(protocol)
+                elif "disconnected" not in everything[protocol]:
+                    # Its application ended; it is looked at again when it disconnects.
+                    self._to_check.discard(protocol)
 
     def log_action(self, protocol, action, details):
         """Daphne's access log is replaced by the application's own lines (AccessLogMiddleware

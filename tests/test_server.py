@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from numeneon.server import (
     WEBSOCKET_CONNECT_TIMEOUT_SECONDS,
     NumeneonCommandLineInterface,
@@ -29,3 +32,71 @@ def test_tcp_endpoints_listen_with_a_deep_backlog_unless_they_set_one():
         "unix:/x",
     ]
     assert server.websocket_max_message_size == 64 * 1024
+
+
+class FakeProtocol:
+    def handle_exception(self, exception):
+        self.exception = exception
+
+
+async def test_the_application_checker_looks_only_at_connections_that_changed(monkeypatch):
+    from twisted.internet import reactor
+
+    monkeypatch.setattr(reactor, "callLater", lambda *args: None)
+    server = NumeneonServer(application=None, endpoints=["unix:/nonexistent"])
+    server.connections = {}  # made by run()
+    server.application_close_timeout = 10
+    loop = asyncio.get_running_loop()
+
+    forever = asyncio.Event()
+
+    def connection(protocol, *, done: bool, disconnected_ago: float | None = None):
+        # Applications are tasks, as Daphne makes them.
+        task = loop.create_task(asyncio.sleep(0) if done else forever.wait())
+        server.connections[protocol] = {"application_instance": task}
+        if disconnected_ago is not None:
+            server.connections[protocol]["disconnected"] = time.time() - disconnected_ago
+        return task
+
+    open_running, open_done, gone_done, gone_running, gone_stuck = (FakeProtocol() for _ in "12345")
+    connection(open_running, done=False)
+    connection(open_done, done=True)
+    connection(gone_done, done=True, disconnected_ago=0)
+    still_closing = connection(gone_running, done=False, disconnected_ago=1)
+    stuck = connection(gone_stuck, done=False, disconnected_ago=60)
+    await asyncio.sleep(0.01)  # the finished ones finish
+    server._to_check = {open_done, gone_done, gone_running, gone_stuck}
+
+    server.application_checker()
+
+    # As Daphne: a finished application is let go, a disconnected connection whose
+    # application ended is forgotten, one stuck past application_close_timeout is cancelled.
+    assert set(server.connections) == {open_running, open_done, gone_running, gone_stuck}
+    assert "application_instance" not in server.connections[open_done]
+    assert not still_closing.cancelling() and stuck.cancelling()
+    # Only the disconnected ones still waiting for their application are looked at again.
+    assert server._to_check == {gone_running, gone_stuck}
+    await asyncio.sleep(0.01)  # the cancelled application ends
+    server.application_checker()
+    assert set(server.connections) == {open_running, open_done, gone_running}
+    assert server._to_check == {gone_running}
+
+
+async def test_a_finished_application_and_a_disconnect_mark_the_connection(monkeypatch):
+    async def application(scope, receive, send):
+        await receive()
+
+    server = NumeneonServer(application=application, endpoints=["unix:/nonexistent"])
+    server.connections = {}  # made by run()
+    protocol = FakeProtocol()
+    server.protocol_connected(protocol)
+    inbox = server.create_application(protocol, {"type": "http"})
+    await asyncio.sleep(0)
+    assert server._to_check == set()
+    inbox.put_nowait({"type": "http.disconnect"})
+    await server.connections[protocol]["application_instance"]
+    await asyncio.sleep(0)
+    assert server._to_check == {protocol}
+    server._to_check.clear()
+    server.protocol_disconnected(protocol)
+    assert server._to_check == {protocol}
