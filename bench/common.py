@@ -291,6 +291,7 @@ def config_env(config: str) -> dict[str, str]:
     thresholds = re.search(r"\+gc(\d+)_(\d+)_(\d+)", config)
     if thresholds:
         env["GC_THRESHOLD"] = ",".join(thresholds.groups())
+        env["BENCH_GC"] = env["GC_THRESHOLD"]  # how checkouts before 939467a set them
     if "+gcdefault" in config:
         env["GC_THRESHOLD"] = ""
     if "+nofreeze" in config:

@@ -28,13 +28,16 @@ def message_parties(*, sender_id: int, receiver_id: int) -> tuple[User | None, U
     low, high = ordered_pair(sender_id, receiver_id)
     rows = rawsql.fetch_all(_message_parties_sql(connection.vendor), [low, high, low, high])
     by_id = {}
-    for *values, is_friend in rows:
+    for user_id, username, is_active, is_friend in rows:
+        # SQLite answers 1/0 for booleans: converted here, as the ORM would.
+        values = (user_id, username, bool(is_active))
         user = User.from_db(connection.alias, _PARTY_FIELDS, values)
         user.is_friend = bool(is_friend)
         by_id[user.pk] = user
     return by_id.get(sender_id), by_id.get(receiver_id)
 
 
+# In the model's field order: Model.from_db places the values it is given in that order.
 _PARTY_FIELDS = ("id", "username", "is_active")
 
 

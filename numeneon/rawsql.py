@@ -78,24 +78,24 @@ def insert(instance: Model) -> Model:
 @cache
 def _select_columns(model: type[Model], vendor: str) -> tuple[str, tuple, tuple]:
     """The column list of every concrete field, the field names (for Model.from_db) and
-    each field's converters from the database's values (what the ORM applies)."""
+    the fields."""
     del vendor  # part of the cache key
-    fields = model._meta.concrete_fields
-    converters = tuple(
-        tuple(
-            connection.ops.get_db_converters(field.get_col(model._meta.db_table))
-            + field.get_db_converters(connection)
-        )
-        for field in fields
-    )
+    fields = tuple(model._meta.concrete_fields)
     columns = ", ".join(quote(field.column) for field in fields)
-    return columns, tuple(field.attname for field in fields), converters
+    return columns, tuple(field.attname for field in fields), fields
 
 
 def fetch_models(model: type[Model], sql: str, params: list) -> list[Model]:
     """Instances of `model` from `sql`, whose select list is `{columns}` (every concrete
-    field, in order): each value converted by its field, as a QuerySet would."""
-    columns, names, converters = _select_columns(model, connection.vendor)
+    field, in order): each value converted by its field and the backend, as a QuerySet
+    would (the backend's converters belong to this thread's connection, so they are looked
+    up per call)."""
+    columns, names, fields = _select_columns(model, connection.vendor)
+    converters = [
+        connection.ops.get_db_converters(field.get_col(model._meta.db_table))
+        + field.get_db_converters(connection)
+        for field in fields
+    ]
     with connection.cursor() as cursor:
         cursor.execute(sql.format(columns=columns), params)
         rows = cursor.fetchall()

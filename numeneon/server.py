@@ -51,7 +51,10 @@ class NumeneonWebSocketProtocol(WebSocketProtocol):
         super().connectionMade()
         # Daphne hands the TCP connection over from the HTTPChannel that read the upgrade
         # request, and that channel stays registered as the transport's producer: it kept
-        # itself and the request (headers, body buffer) for the socket's life, ~3 KB.
+        # itself and the request (headers, body buffer) for the socket's life, ~3 KB. It
+        # also paused reading from a client whose socket stopped draining our frames, for
+        # good (HTTPChannel does not resume after an upgrade); now reading goes on, so its
+        # close frame and the frame-rate limit still reach the consumer.
         if isinstance(getattr(self.transport, "producer", None), HTTPChannel):
             self.transport.unregisterProducer()
 

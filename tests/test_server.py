@@ -100,3 +100,26 @@ async def test_a_finished_application_and_a_disconnect_mark_the_connection(monke
     server._to_check.clear()
     server.protocol_disconnected(protocol)
     assert server._to_check == {protocol}
+
+
+async def test_a_connection_is_forgotten_once_closed_and_its_application_ended(monkeypatch):
+    from twisted.internet import reactor
+
+    monkeypatch.setattr(reactor, "callLater", lambda *args: None)
+
+    async def application(scope, receive, send):
+        await receive()
+
+    server = NumeneonServer(application=application, endpoints=["unix:/nonexistent"])
+    server.connections = {}  # made by run()
+    protocol, other = FakeProtocol(), FakeProtocol()
+    for each in (protocol, other):
+        server.protocol_connected(each)
+        server.create_application(each, {"type": "http"})
+    server.protocol_disconnected(protocol)
+    server.application_checker()
+    assert protocol in server.connections  # its application has not ended yet
+    server.connections[protocol]["application_instance"].cancel()
+    await asyncio.sleep(0.01)
+    server.application_checker()
+    assert set(server.connections) == {other} and server._to_check == set()
