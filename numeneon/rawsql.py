@@ -1,9 +1,9 @@
 """SQL written out for the few statements that every message and every socket runs.
 
 On the hot path the ORM spends more CPU building a statement than the database spends
-running it: on PostgreSQL, reading two users with a lock costs ~1.0 ms of CPU through a
-QuerySet and ~0.2 ms through a cursor, an insert ~0.29 against ~0.24 (`python -m
-bench.statement_cost`, `bench/results/statement-cost-s3.txt`). So these
+running it: on PostgreSQL, reading two users with a lock costs 1.0-1.5 ms of CPU through a
+QuerySet and 0.2-0.35 ms through a cursor, an insert 0.29-0.42 against 0.24-0.39 (`python -m
+bench.statement_cost`, `bench/results/statement-cost-s3*.txt`). So these
 statements go through Django's cursor (its connection, transaction, execute wrappers and
 query logging) with their text built once from the models' `_meta`: table and column names
 follow the models, and values are converted by the model fields, as the ORM would.
