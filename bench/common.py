@@ -273,6 +273,16 @@ class RedisProc:
             self.process.wait(10)
 
 
+# The variants that set fixed values (config_env).
+_VARIANT_ENV = {
+    "+nopool": {"DATABASE_POOL": "0"},
+    "+switch": {"BENCH_SWITCH_INTERVAL": "0.0005"},
+    "+nogc": {"BENCH_GC": "off"},
+    "+gcdefault": {"GC_THRESHOLD": ""},
+    "+nofreeze": {"GC_FREEZE_AFTER_STARTUP": "0"},
+}
+
+
 def config_env(config: str) -> dict[str, str]:
     """Environment of a configuration's variant: '+nopool' sets the project's DATABASE_POOL=0
     (a new PostgreSQL connection for every request and every database call of a socket, as
@@ -282,20 +292,13 @@ def config_env(config: str) -> dict[str, str]:
     (GC_THRESHOLD=A,B,C), '+gcdefault' CPython's, '+nofreeze' no gc.freeze() after start-up
     (numeneon.gctune)."""
     env = {}
-    if "+nopool" in config:
-        env["DATABASE_POOL"] = "0"
-    if "+switch" in config:
-        env["BENCH_SWITCH_INTERVAL"] = "0.0005"
-    if "+nogc" in config:
-        env["BENCH_GC"] = "off"
+    for variant, settings in _VARIANT_ENV.items():
+        if variant in config:
+            env.update(settings)
     thresholds = re.search(r"\+gc(\d+)_(\d+)_(\d+)", config)
     if thresholds:
         env["GC_THRESHOLD"] = ",".join(thresholds.groups())
         env["BENCH_GC"] = env["GC_THRESHOLD"]  # how checkouts before 939467a set them
-    if "+gcdefault" in config:
-        env["GC_THRESHOLD"] = ""
-    if "+nofreeze" in config:
-        env["GC_FREEZE_AFTER_STARTUP"] = "0"
     threads = re.search(r"\+threads(\d+)", config)
     if threads:
         env["ASGI_THREADS"] = threads.group(1)
@@ -555,15 +558,23 @@ def reset_events() -> None:
         cursor.execute("TRUNCATE notifications_notification, messages_app_message RESTART IDENTITY")
 
 
-def bench_parser(
-    module: str, doc: str | None, configs: str = DEFAULT_CONFIGS
-) -> argparse.ArgumentParser:
-    """The parser of `python -m bench.<module>`: its docstring as help, the common arguments."""
+def script_parser(module: str, doc: str | None) -> argparse.ArgumentParser:
+    """The parser of `python -m bench.<module>`: its docstring as help, and `--db-url`."""
     parser = argparse.ArgumentParser(
         prog=f"python -m bench.{module}",
         description=doc,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--db-url", default=DEFAULT_DB_URL, help="default: %(default)s")
+    return parser
+
+
+def bench_parser(
+    module: str, doc: str | None, configs: str = DEFAULT_CONFIGS
+) -> argparse.ArgumentParser:
+    """The parser of a benchmark that compares server configurations: script_parser's, with
+    the arguments they all take."""
+    parser = script_parser(module, doc)
     common_arguments(parser, configs)
     return parser
 
@@ -601,7 +612,6 @@ def common_arguments(parser: argparse.ArgumentParser, configs: str = DEFAULT_CON
         "database given by --db-url and the SECRET_KEY of bench/common.py",
     )
     parser.add_argument("--server-pid", type=int, help="with --url: its pid, to read its CPU")
-    parser.add_argument("--db-url", default=DEFAULT_DB_URL, help="default: %(default)s")
     parser.add_argument(
         "--redis-url",
         help="Redis for the channel layer (default: a redis-server of the script's own)",

@@ -12,7 +12,6 @@ bench.latency measures end to end. Runs on the bench database and a Redis of its
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import cProfile
 import json
@@ -23,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import RedisProc, log, reset_events, seed_users, setup_django
+from bench.common import RedisProc, log, reset_events, script_parser, seed_users, setup_django
 from tests.helpers import http_scope
 
 
@@ -76,12 +75,7 @@ async def run(args, users) -> tuple[list[float], list[float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.request_cost",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--db-url", default="postgres://postgres@127.0.0.1:5432/bench")
+    parser = script_parser("request_cost", __doc__)
     parser.add_argument("--redis-url", help="default: a redis-server of the script's own")
     parser.add_argument("--layer", default="core", choices=["core", "pubsub"])
     parser.add_argument("--method", default="POST")

@@ -11,11 +11,10 @@ the project's way alternating in rounds so that the machine's drift hits both al
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 
-from bench.common import log, seed_users, setup_django
+from bench.common import log, script_parser, seed_users, setup_django
 
 
 def cases(sender_id: int, receiver_id: int) -> list[tuple[str, object, object]]:
@@ -96,12 +95,7 @@ def cpu_ms(run, calls: int) -> list[float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.statement_cost",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--db-url", default="postgres://postgres@127.0.0.1:5432/bench")
+    parser = script_parser("statement_cost", __doc__)
     parser.add_argument("--calls", type=int, default=1000, help="per statement and way")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
