@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cache
-
 from django.db import connection
 from django.db.models import Q, QuerySet
 
@@ -26,7 +24,7 @@ def message_parties(*, sender_id: int, receiver_id: int) -> tuple[User | None, U
     Written out in SQL (numeneon.rawsql): the users come back with id, username and is_active
     loaded; any other field is read from the database when first used, as with `.only()`."""
     low, high = ordered_pair(sender_id, receiver_id)
-    rows = rawsql.fetch_all(_message_parties_sql(connection.vendor), [low, high, low, high])
+    rows = rawsql.fetch_all(_message_parties_sql(), [low, high, low, high])
     by_id = {}
     for user_id, username, is_active, is_friend in rows:
         # SQLite answers 1/0 for booleans: converted here, as the ORM would.
@@ -41,9 +39,8 @@ def message_parties(*, sender_id: int, receiver_id: int) -> tuple[User | None, U
 _PARTY_FIELDS = ("id", "username", "is_active")
 
 
-@cache
-def _message_parties_sql(vendor: str) -> str:
-    del vendor  # part of the cache key
+@rawsql.per_database
+def _message_parties_sql() -> str:
     friendship_exists = "EXISTS (SELECT 1 FROM {} WHERE {} = %s AND {} = %s)".format(
         rawsql.table(Friendship),
         rawsql.column(Friendship, "user_low"),

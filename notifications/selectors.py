@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cache
-
 from django.contrib.auth import get_user_model
-from django.db import connection
 
 from notifications.models import Notification
 from numeneon import rawsql
@@ -15,32 +12,30 @@ from numeneon import rawsql
 
 
 def last_event_id(*, user_id: int) -> int:
-    row = rawsql.fetch_one(_newest_event_sql(connection.vendor), [user_id])
+    row = rawsql.fetch_one(_newest_event_sql(), [user_id])
     return row[0] if row else 0
 
 
 def user_state(*, user_id: int) -> tuple[bool, int] | None:
     """`(is_active, newest event id or 0)` of a user, in one statement; None when there is no
     such user."""
-    row = rawsql.fetch_one(_user_state_sql(connection.vendor), [user_id])
+    row = rawsql.fetch_one(_user_state_sql(), [user_id, user_id])
     if row is None:
         return None
     is_active, newest = row
     return bool(is_active), newest or 0
 
 
-@cache
-def _newest_event_sql(vendor: str) -> str:
-    del vendor  # part of the cache key
+@rawsql.per_database
+def _newest_event_sql() -> str:
     event_id = rawsql.column(Notification, "id")
     return "SELECT {} FROM {} WHERE {} = %s ORDER BY {} DESC LIMIT 1".format(
         event_id, rawsql.table(Notification), rawsql.column(Notification, "recipient"), event_id
     )
 
 
-@cache
-def _events_sql(vendor: str, bounded: bool, limited: bool) -> str:
-    del vendor  # part of the cache key
+@rawsql.per_database
+def _events_sql(bounded: bool, limited: bool) -> str:
     event_id = rawsql.column(Notification, "id")
     sql = "SELECT {{columns}} FROM {} WHERE {} = %s AND {} > %s".format(
         rawsql.table(Notification), rawsql.column(Notification, "recipient"), event_id
@@ -53,21 +48,15 @@ def _events_sql(vendor: str, bounded: bool, limited: bool) -> str:
     return sql
 
 
-@cache
-def _user_state_sql(vendor: str) -> str:
-    del vendor  # part of the cache key
+@rawsql.per_database
+def _user_state_sql() -> str:
+    """The user's is_active and, in the same statement, _newest_event_sql's answer."""
     user = get_user_model()
-    user_id = rawsql.column(user, "id")
-    event_id = rawsql.column(Notification, "id")
-    newest = "SELECT e.{} FROM {} e WHERE e.{} = u.{} ORDER BY e.{} DESC LIMIT 1".format(
-        event_id,
-        rawsql.table(Notification),
-        rawsql.column(Notification, "recipient"),
-        user_id,
-        event_id,
-    )
-    return "SELECT u.{}, ({}) FROM {} u WHERE u.{} = %s".format(
-        rawsql.column(user, "is_active"), newest, rawsql.table(user), user_id
+    return "SELECT {}, ({}) FROM {} WHERE {} = %s".format(
+        rawsql.column(user, "is_active"),
+        _newest_event_sql(),
+        rawsql.table(user),
+        rawsql.column(user, "id"),
     )
 
 
@@ -79,7 +68,7 @@ def events_between(*, user_id: int, after: int, up_to: int | None = None, limit:
         params.append(up_to)
     if limit is not None:
         params.append(limit)
-    sql = _events_sql(connection.vendor, up_to is not None, limit is not None)
+    sql = _events_sql(up_to is not None, limit is not None)
     return rawsql.fetch_models(Notification, sql, params)
 
 

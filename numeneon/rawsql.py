@@ -11,10 +11,26 @@ follow the models, and values are converted by the model fields, as the ORM woul
 
 from __future__ import annotations
 
-from functools import cache
+from collections.abc import Callable
+from functools import cache, wraps
+from typing import TypeVar
 
 from django.db import connection
 from django.db.models import Model
+
+T = TypeVar("T")
+
+
+def per_database(build: Callable[..., T]) -> Callable[..., T]:
+    """`build(*args)` made once per database vendor and arguments: the statements' text
+    depends on the database's quoting and features, never on the values."""
+    built = cache(lambda vendor, *args: build(*args))
+
+    @wraps(build)
+    def statement(*args):
+        return built(connection.vendor, *args)
+
+    return statement
 
 
 def quote(name: str) -> str:
@@ -40,11 +56,10 @@ def for_update_clause(*, no_key: bool = True) -> str:
     return " FOR UPDATE"
 
 
-@cache
-def _insert_sql(model: type[Model], vendor: str) -> tuple[str, tuple]:
+@per_database
+def _insert_sql(model: type[Model]) -> tuple[str, tuple]:
     """`INSERT INTO <table> (<columns>) VALUES (%s, …)`, with `RETURNING <pk>` where the
     database has it, and the fields in column order."""
-    del vendor  # part of the cache key: quoting and RETURNING depend on the database
     fields = tuple(f for f in model._meta.local_concrete_fields if f is not model._meta.pk)
     sql = "INSERT INTO {} ({}) VALUES ({})".format(
         table(model),
@@ -61,7 +76,7 @@ def insert(instance: Model) -> Model:
     for a new row of a model without multi-table inheritance, minus the model signals (the
     hot-path models have no receivers) and the ORM's statement building."""
     model = type(instance)
-    sql, fields = _insert_sql(model, connection.vendor)
+    sql, fields = _insert_sql(model)
     params = [f.get_db_prep_save(f.pre_save(instance, add=True), connection) for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -75,11 +90,10 @@ def insert(instance: Model) -> Model:
     return instance
 
 
-@cache
-def _select_columns(model: type[Model], vendor: str) -> tuple[str, tuple, tuple]:
+@per_database
+def _select_columns(model: type[Model]) -> tuple[str, tuple, tuple]:
     """The column list of every concrete field, the field names (for Model.from_db) and
     the fields."""
-    del vendor  # part of the cache key
     fields = tuple(model._meta.concrete_fields)
     columns = ", ".join(quote(field.column) for field in fields)
     return columns, tuple(field.attname for field in fields), fields
@@ -90,7 +104,7 @@ def fetch_models(model: type[Model], sql: str, params: list) -> list[Model]:
     field, in order): each value converted by its field and the backend, as a QuerySet
     would (the backend's converters belong to this thread's connection, so they are looked
     up per call)."""
-    columns, names, fields = _select_columns(model, connection.vendor)
+    columns, names, fields = _select_columns(model)
     converters = [
         connection.ops.get_db_converters(field.get_col(model._meta.db_table))
         + field.get_db_converters(connection)

@@ -73,7 +73,7 @@ def test_message_parties_names_its_fields_in_the_models_order():
 
 
 def test_message_parties_locks_the_users_rows_where_the_database_can():
-    sql = _message_parties_sql(connection.vendor)
+    sql = _message_parties_sql()
     if connection.features.has_select_for_no_key_update:
         assert sql.endswith("FOR NO KEY UPDATE"), sql
     else:
