@@ -28,7 +28,6 @@ def cases(sender_id: int, receiver_id: int) -> list[tuple[str, object, object]]:
     from messages_app.models import Message
     from notifications.models import Notification
     from notifications.selectors import events_between, last_event_id, user_state
-    from notifications.services import lock_event_streams
     from numeneon import rawsql
 
     low, high = ordered_pair(sender_id, receiver_id)
@@ -43,7 +42,8 @@ def cases(sender_id: int, receiver_id: int) -> list[tuple[str, object, object]]:
     def parties_orm():
         friendship = Friendship.objects.filter(user_low_id=low, user_high_id=high)
         users = User.objects.filter(pk__in=(sender_id, receiver_id))
-        list(lock_event_streams(users.annotate(is_friend=Exists(friendship)).order_by("pk")))
+        users = users.annotate(is_friend=Exists(friendship)).order_by("pk")
+        list(users.select_for_update(no_key=True, of=("self",)))
 
     def newest_orm():
         newest = Notification.objects.filter(recipient_id=receiver_id).order_by("-id")

@@ -17,7 +17,7 @@ def are_friends(*, user_id: int, other_id: int) -> bool:
 
 def message_parties(*, sender_id: int, receiver_id: int) -> tuple[User | None, User | None]:
     """The rows of both users, whatever their state, the receiver's with `is_friend`, locked
-    until commit (notifications.services.lock_event_streams): one query for the hot path of
+    until commit (notifications.services.lock_event_stream): one query for the hot path of
     every message. The sender's row stands in for the user query of authentication; the lock
     on the receiver's is the one notify() takes (two rows, always locked in id order).
 
@@ -53,7 +53,7 @@ def _message_parties_sql() -> str:
         rawsql.table(User),
         user_id,
         user_id,
-        # The lock of lock_event_streams; it takes only the users' rows (the one table in FROM).
+        # The lock of lock_event_stream; it takes only the users' rows (the one table in FROM).
         rawsql.for_update_clause(),
     )
 

@@ -12,7 +12,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.utils import timezone
 
 from notifications.auth import CLOSE_INACTIVE_USER, CLOSE_INVALID_CREDENTIAL
@@ -45,23 +45,26 @@ def encode_frame(frame: dict) -> str:
     return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
 
 
-def lock_event_streams(users: QuerySet) -> QuerySet:
-    """`users` read with their rows locked until commit, which serializes their events.
+def lock_event_stream(recipient_id: int) -> None:
+    """Lock the recipient's user row until commit, which serializes their events.
 
     Ids come from one global sequence; without this lock two transactions could commit a
     user's events out of id order, and a client resuming from the larger id would never see
-    the smaller one. SQLite already serializes every write (select_for_update is a no-op
-    there). A caller that reads the recipient's row anyway can lock it in that query and tell
-    notify() so (`stream_locked`), one statement fewer.
+    the smaller one. SQLite already serializes every write (rawsql.for_update_clause is ""
+    there). A caller that reads the recipient's row anyway takes the same lock in that query
+    (friends.selectors.message_parties) and tells notify() so (`stream_locked`), one statement
+    fewer.
     """
-    no_key = connection.features.has_select_for_no_key_update
-    return users.select_for_update(no_key=no_key, of=("self",))
-
-
-def _lock_recipient_stream(recipient_id: int) -> None:
     if connection.features.has_select_for_update:
-        users = get_user_model().objects.filter(pk=recipient_id)
-        list(lock_event_streams(users).values_list("pk", flat=True))
+        rawsql.fetch_one(_lock_sql(), [recipient_id])
+
+
+@rawsql.per_database
+def _lock_sql() -> str:
+    user = get_user_model()
+    user_id = rawsql.column(user, "id")
+    lock = rawsql.for_update_clause()
+    return f"SELECT {user_id} FROM {rawsql.table(user)} WHERE {user_id} = %s{lock}"
 
 
 # No savepoint inside the caller's transaction (two round trips saved per event): if storing
@@ -73,10 +76,10 @@ def notify(
     """Store an event for a user; push it to their sockets once the transaction commits.
 
     `stream_locked`: the caller has locked the recipient's row in this transaction already
-    (lock_event_streams)."""
+    (lock_event_stream)."""
     event_type = EventType(event_type)
     if not stream_locked:
-        _lock_recipient_stream(recipient_id)
+        lock_event_stream(recipient_id)
     prev_id = last_event_id(user_id=recipient_id)
     event = rawsql.insert(Notification(recipient_id=recipient_id, type=event_type, data=data))
     message = {

@@ -117,3 +117,18 @@ def test_events_between_reads_what_a_queryset_reads(alice, bob, up_to, limit):
         [getattr(e, f) for f in fields] for e in expected
     ]
     assert got and isinstance(got[0].data, dict) and got[0].created_at.tzinfo is not None
+
+
+def test_notify_locks_the_recipients_row_first_where_the_database_can(alice):
+    from notifications.services import notify
+
+    _, sqls = statements(
+        lambda: notify(recipient_id=alice.pk, event_type=EventType.FRIEND_REQUEST, data={})
+    )
+    locks = [sql for sql in sqls if "FOR " in sql]
+    if connection.features.has_select_for_no_key_update:
+        assert locks == [sqls[0]] and sqls[0].endswith("FOR NO KEY UPDATE"), sqls
+        assert rawsql.table(User) in sqls[0]
+    else:
+        assert locks == [], sqls
+    assert len(sqls) == len(locks) + 2  # the newest event id, the insert
