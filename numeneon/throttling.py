@@ -75,8 +75,6 @@ class RedisSlidingLog(SimpleRateThrottle):
     """SimpleRateThrottle's decision and Retry-After, with the history in a Redis sorted set
     when the cache is Django's RedisCache; any other cache keeps DRF's implementation."""
 
-    _log: tuple[int, float] | None = None  # (requests in the window, the oldest one's time)
-
     def allow_request(self, request, view) -> bool:
         cache = self.cache
         if self.rate is None or not isinstance(cache, RedisCache):
@@ -95,16 +93,11 @@ class RedisSlidingLog(SimpleRateThrottle):
         allowed, count, oldest = _sliding_log(
             keys=[key], args=[self.now, self.duration, self.num_requests, member], client=client
         )
-        self._log = (int(count), float(oldest) if oldest else self.now)
+        if not allowed:
+            # What DRF's wait() reads of its history: how many requests are in the window and
+            # when the oldest was; it computes Retry-After from them.
+            self.history = [float(oldest)] * int(count) if oldest else []
         return bool(allowed)
-
-    def wait(self) -> float | None:
-        if self._log is None:
-            return super().wait()
-        count, oldest = self._log
-        remaining = self.duration - (self.now - oldest) if count else self.duration
-        available = self.num_requests - count + 1
-        return remaining / available if available > 0 else None
 
 
 class ScopedThrottle(ScopedRateThrottle, RedisSlidingLog):
