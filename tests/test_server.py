@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import pprint
 import time
+
+import autobahn.websocket.protocol as autobahn_protocol
+from daphne.ws_protocol import WebSocketFactory
+from twisted.logger import formatEvent
 
 from numeneon.server import (
     WEBSOCKET_CONNECT_TIMEOUT_SECONDS,
     NumeneonCommandLineInterface,
     NumeneonServer,
+    NumeneonWebSocketProtocol,
+    _FormattedIfLogged,
 )
 
 
@@ -32,6 +39,26 @@ def test_tcp_endpoints_listen_with_a_deep_backlog_unless_they_set_one():
         "unix:/x",
     ]
     assert server.websocket_max_message_size == 64 * 1024
+
+
+def test_a_connection_does_not_pretty_print_the_options_for_an_unlogged_debug_line(monkeypatch):
+    formatted = []
+    real = pprint.PrettyPrinter.pformat
+    monkeypatch.setattr(
+        pprint.PrettyPrinter, "pformat", lambda self, obj: formatted.append(obj) or real(self, obj)
+    )
+    protocol = NumeneonWebSocketProtocol()
+    protocol.factory = WebSocketFactory(server_class=None)
+    protocol._connectionMade()
+    assert protocol.state == NumeneonWebSocketProtocol.STATE_CONNECTING
+    assert formatted == []  # autobahn's own _connectionMade formats them every time
+    assert autobahn_protocol.pformat is pprint.pformat
+
+
+def test_the_options_are_still_formatted_when_the_debug_line_is_written():
+    options = [("logOctets", False, "WebSocketFactory"), ("openHandshakeTimeout", 5, "X")]
+    event = {"log_format": "\n{attrs}", "attrs": _FormattedIfLogged(options)}
+    assert formatEvent(event) == "\n" + pprint.pformat(options)  # as Twisted's logger writes it
 
 
 class FakeProtocol:
