@@ -14,6 +14,9 @@ import asyncio
 import time
 import weakref
 
+from channels.layers import get_channel_layer
+from channels_redis.core import RedisChannelLayer
+from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.conf import settings
 from redis import asyncio as aioredis
 
@@ -36,7 +39,8 @@ return beyond
 
 
 def uses_redis() -> bool:
-    return settings.CHANNEL_LAYERS["default"]["BACKEND"].startswith("channels_redis.")
+    # By the layer's class, not its dotted path: ours (numeneon.channel_layer) is a subclass.
+    return isinstance(get_channel_layer(), RedisChannelLayer | RedisPubSubChannelLayer)
 
 
 # Registry commands in flight per process. redis-py's pool raises "Too many connections"

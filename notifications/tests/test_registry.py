@@ -8,6 +8,7 @@ import time
 import uuid
 
 import pytest
+from channels.layers import channel_layers as channel_layer_manager
 from redis import asyncio as aioredis
 
 from notifications.registry import (
@@ -16,6 +17,7 @@ from notifications.registry import (
     RedisSocketRegistry,
     socket_registry,
 )
+from numeneon.redisconf import channel_layers
 from tests.e2e.servers import DEFAULT_TEST_REDIS_URL
 
 
@@ -82,6 +84,22 @@ async def test_an_entry_older_than_any_live_socket_is_dropped_when_the_user_open
     assert await redis.zrange(key, 0, -1) == [b"new"]
 
 
-async def test_the_registry_follows_the_channel_layer(settings):
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    assert isinstance(socket_registry(), LocalSocketRegistry)
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("memory", LocalSocketRegistry),
+        ("pubsub", RedisSocketRegistry),
+        ("core", RedisSocketRegistry),
+    ],
+)
+async def test_the_registry_follows_the_channel_layer(settings, kind, expected):
+    # With a Redis layer, every process must see every socket of a user: the pub/sub layer
+    # (numeneon.channel_layer's subclass, the default) once got a registry per process.
+    if kind == "memory":
+        layers = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    else:
+        host = {"address": os.environ.get("TEST_REDIS_URL", DEFAULT_TEST_REDIS_URL)}
+        layers = channel_layers(kind=kind, host=host, prefix="registry-test", core_options={})
+    settings.CHANNEL_LAYERS = layers
+    channel_layer_manager.backends.clear()
+    assert type(socket_registry()) is expected

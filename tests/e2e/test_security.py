@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 import pytest
@@ -92,3 +93,27 @@ async def test_no_credential_reaches_the_server_log_in_a_whole_session(servers):
     assert leaked == []
     # Not even the fragments that identify a JWT's signature part.
     assert all(s.rsplit(".", 1)[-1] not in log for s in secrets if s.count(".") == 2)
+
+
+@pytest.mark.parametrize("layer", ["pubsub", "core"])
+async def test_one_socket_over_the_cap_on_another_process_closes_the_oldest_with_4009(
+    servers, layer
+):
+    # Two processes of their own with a cap of 3: the eviction crosses processes through
+    # the user's group (a consumer's own channel is not subscribed across processes).
+    first = servers(f"cap-a-{layer}", CHANNEL_LAYER=layer, WEBSOCKET_MAX_SOCKETS_PER_USER="3")
+    second = servers(f"cap-b-{layer}", CHANNEL_LAYER=layer, WEBSOCKET_MAX_SOCKETS_PER_USER="3")
+    alice, bob = Person(first, "alice"), Person(first, "bob")
+    async with contextlib.AsyncExitStack() as stack:
+        tabs = []
+        for _ in range(3):
+            tabs.append(await stack.enter_async_context(alice.socket(first)))
+            await tabs[-1].receive_type("connection_established")
+        other_user = await stack.enter_async_context(bob.socket(second))
+        await other_user.receive_type("connection_established")
+        newest = await stack.enter_async_context(alice.socket(second))
+        await newest.receive_type("connection_established")
+        assert await tabs[0].close_code() == 4009
+        for socket in (*tabs[1:], newest, other_user):
+            await socket.send({"type": "ping"})
+            assert (await socket.receive())["type"] == "pong"
