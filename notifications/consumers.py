@@ -154,12 +154,9 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         )
         self._registered = True
         await self.accept()
-        if evicted:
-            # Through the user's group, which every process serving the user listens to:
-            # a consumer's own channel is not subscribed across processes (numeneon.channel_layer).
-            await self.channel_layer.group_send(
-                group_name,
-                {"type": "session.close", "code": CLOSE_TOO_MANY_SOCKETS, "channels": evicted},
+        for channel_name in evicted:
+            await self.channel_layer.send(
+                channel_name, {"type": "session.close", "code": CLOSE_TOO_MANY_SOCKETS}
             )
         await self._send_frame(
             {
@@ -273,11 +270,8 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             self.last_sent_id = event.id
 
     async def session_close(self, message: dict) -> None:
-        """The user was deactivated (4003: every socket) or opened one socket too many (4009:
-        the sockets named in `channels`)."""
-        channels = message.get("channels")
-        if channels is None or self.channel_name in channels:
-            await self.close(code=message["code"])
+        """The user was deactivated (4003) or opened one socket too many (4009)."""
+        await self.close(code=message["code"])
 
     # --- frames from the client -------------------------------------------------------------
 

@@ -99,8 +99,8 @@ async def test_no_credential_reaches_the_server_log_in_a_whole_session(servers):
 async def test_one_socket_over_the_cap_on_another_process_closes_the_oldest_with_4009(
     servers, layer
 ):
-    # Two processes of their own with a cap of 3: the eviction crosses processes through
-    # the user's group (a consumer's own channel is not subscribed across processes).
+    # Two processes of their own with a cap of 3: the registry and the eviction (a message
+    # to the oldest socket's channel) cross processes.
     first = servers(f"cap-a-{layer}", CHANNEL_LAYER=layer, WEBSOCKET_MAX_SOCKETS_PER_USER="3")
     second = servers(f"cap-b-{layer}", CHANNEL_LAYER=layer, WEBSOCKET_MAX_SOCKETS_PER_USER="3")
     alice, bob = Person(first, "alice"), Person(first, "bob")
