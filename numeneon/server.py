@@ -51,8 +51,11 @@ class _FormattedIfLogged:
     def __init__(self, obj) -> None:
         self.obj = obj
 
+    def __str__(self) -> str:
+        return pformat(self.obj)
+
     def __format__(self, spec: str) -> str:
-        return format(pformat(self.obj), spec)
+        return format(str(self), spec)
 
 
 class NumeneonWebSocketProtocol(WebSocketProtocol):
@@ -77,11 +80,11 @@ class NumeneonWebSocketProtocol(WebSocketProtocol):
         # before the logger decides whether debug is on: 4.5 % of a connect's CPU. Within
         # this call that line is its only use of pformat (the module's other uses return
         # a str, so the module keeps the real one outside it).
-        autobahn_protocol.pformat = _FormattedIfLogged
+        previous, autobahn_protocol.pformat = autobahn_protocol.pformat, _FormattedIfLogged
         try:
             super()._connectionMade()
         finally:
-            autobahn_protocol.pformat = pformat
+            autobahn_protocol.pformat = previous
 
     def onOpen(self):
         super().onOpen()

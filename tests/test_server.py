@@ -59,6 +59,7 @@ def test_the_options_are_still_formatted_when_the_debug_line_is_written():
     options = [("logOctets", False, "WebSocketFactory"), ("openHandshakeTimeout", 5, "X")]
     event = {"log_format": "\n{attrs}", "attrs": _FormattedIfLogged(options)}
     assert formatEvent(event) == "\n" + pprint.pformat(options)  # as Twisted's logger writes it
+    assert str(event["attrs"]) == pprint.pformat(options)  # as a logger that str()s values
 
 
 class FakeProtocol:
