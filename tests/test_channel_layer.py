@@ -51,18 +51,29 @@ async def test_a_message_from_another_process_reaches_one_channel(processes):
     }
 
 
+async def subscribers_become(redis, channel: str, count: int) -> bool:
+    """Whether Redis counts `count` subscribers of `channel` within 2 s (a SUBSCRIBE or an
+    UNSUBSCRIBE is sent without waiting for Redis to act on it)."""
+    for _ in range(100):
+        if dict(await redis.pubsub_numsub(channel))[channel.encode()] == count:
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
 async def test_a_closed_sockets_channel_is_forgotten_and_unsubscribed(processes):
     here, _ = processes
     layer = here._get_layer()
-    channel = await here.new_channel()
-    receiving = asyncio.create_task(here.receive(channel))
-    await asyncio.sleep(0)
-    receiving.cancel()  # as channels does when the consumer ends
-    with pytest.raises(asyncio.CancelledError):
-        await receiving
-    assert channel not in layer.channels
     redis = aioredis.Redis.from_url(REDIS_URL)
     try:
-        assert dict(await redis.pubsub_numsub(channel))[channel.encode()] == 0
+        channel = await here.new_channel()
+        assert await subscribers_become(redis, channel, 1)
+        receiving = asyncio.create_task(here.receive(channel))
+        await asyncio.sleep(0)
+        receiving.cancel()  # as channels does when the consumer ends
+        with pytest.raises(asyncio.CancelledError):
+            await receiving
+        assert channel not in layer.channels
+        assert await subscribers_become(redis, channel, 0)
     finally:
         await redis.aclose()
