@@ -1,17 +1,106 @@
-"""channels-redis's pub/sub layer, holding an Inbox per channel instead of an asyncio.Queue
-(numeneon.inbox: about 3 KB less per open socket). Nothing else changes."""
+"""channels-redis's pub/sub layer, with two changes for sockets by the thousand:
+
+- a channel holds an Inbox instead of an asyncio.Queue (numeneon.inbox: about 3 KB less per
+  open socket);
+- subscriptions change in batches (`BatchedShardConnection`). channels-redis sends one
+  SUBSCRIBE or UNSUBSCRIBE per channel, each under the shard's one lock, and asyncio hands a
+  lock on once per turn of the event loop. When 5,000 sockets dropped at once, their 10,000
+  UNSUBSCRIBEs queued on that lock together with the reconnecting sockets' SUBSCRIBEs and
+  every PUBLISH. Daphne killed the consumers still waiting after 10 s, and each kill logged a
+  traceback ("Unexpected exception while cleaning-up channel") and left the channel
+  subscribed for the life of the process.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
-from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer
+from channels_redis.pubsub import (
+    RedisPubSubChannelLayer,
+    RedisPubSubLoopLayer,
+    RedisSingleShardConnection,
+)
 from channels_redis.utils import _wrap_close
 
 from numeneon.inbox import Inbox
 
+logger = logging.getLogger(__name__)
+
+
+class BatchedShardConnection(RedisSingleShardConnection):
+    """A shard whose subscription changes wait for one command per batch: every change asked
+    for while the previous batch was being sent goes out in one SUBSCRIBE and one UNSUBSCRIBE.
+
+    subscribe() returns once its SUBSCRIBE is sent (as channels-redis's does); unsubscribe()
+    only asks for it and returns at once, so a consumer that is closing never waits on the
+    lock, and a cancelled consumer cannot leave its channel subscribed."""
+
+    def __init__(self, host, channel_layer) -> None:
+        super().__init__(host, channel_layer)
+        self._wanted: dict[str, bool] = {}  # channel -> subscribed, in the batch being gathered
+        self._batch: asyncio.Future | None = None  # done when that batch has been sent
+        self._senders: set[asyncio.Task] = set()
+
+    async def subscribe(self, channel):
+        # Shielded: a subscriber cancelled while waiting must not cancel the others' batch.
+        await asyncio.shield(self._ask(channel, True))
+
+    async def unsubscribe(self, channel):
+        self._ask(channel, False)
+
+    def _ask(self, channel: str, subscribed: bool) -> asyncio.Future:
+        self._wanted[channel] = subscribed
+        if self._batch is None:
+            loop = asyncio.get_running_loop()
+            self._batch = batch = loop.create_future()
+            # Unsubscribe-only batches have no reader: their failure is logged by the sender.
+            batch.add_done_callback(lambda done: done.cancelled() or done.exception())
+            sender = loop.create_task(self._send_batch(batch))
+            self._senders.add(sender)  # the loop keeps only a weak reference
+            sender.add_done_callback(self._senders.discard)
+        return self._batch
+
+    async def _send_batch(self, batch: asyncio.Future) -> None:
+        wanted: dict[str, bool] | None = None
+        try:
+            async with self._lock:
+                # What was asked until now; later asks make the next batch.
+                wanted, self._wanted, self._batch = self._wanted, {}, None
+                subscribe = [c for c, on in wanted.items() if on and c not in self._subscribed_to]
+                unsubscribe = [c for c, on in wanted.items() if not on and c in self._subscribed_to]
+                if subscribe or unsubscribe:
+                    self._ensure_redis()
+                    self._ensure_receiver()
+                if subscribe:
+                    await self._pubsub.subscribe(*subscribe)
+                    self._subscribed_to.update(subscribe)
+                if unsubscribe:
+                    await self._pubsub.unsubscribe(*unsubscribe)
+                    self._subscribed_to.difference_update(unsubscribe)
+        except Exception as error:
+            # Redis is unreachable: the subscribers get the error (and close their sockets
+            # with 1013); a failed UNSUBSCRIBE is only logged, as channels-redis does.
+            logger.warning("Changing %d subscription(s) failed: %r", len(wanted or ()), error)
+            batch.set_exception(error)
+        except BaseException:
+            if wanted is None and self._batch is batch:
+                self._batch = None  # cancelled before it took the asks: the next ask sends them
+            batch.cancel()
+            raise
+        else:
+            batch.set_result(None)
+
+    async def flush(self):
+        await super().flush()
+        self._wanted = {}
+
 
 class PubSubLoopLayer(RedisPubSubLoopLayer):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._shards = [BatchedShardConnection(s.host, self) for s in self._shards]
+
     async def _subscribe_to_channel(self, channel):
         self.channels[channel] = Inbox()
         shard = self._get_shard(channel)

@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 from redis import asyncio as aioredis
+from redis.asyncio.client import PubSub
 
 from numeneon.channel_layer import PubSubChannelLayer
 from numeneon.inbox import Inbox
@@ -77,3 +78,61 @@ async def test_a_closed_sockets_channel_is_forgotten_and_unsubscribed(processes)
         assert await subscribers_become(redis, channel, 0)
     finally:
         await redis.aclose()
+
+
+async def test_subscriptions_asked_for_together_go_out_in_a_few_commands(processes, monkeypatch):
+    here, there = processes
+    sent = []
+    real = PubSub.subscribe
+
+    async def counting(self, *args, **kwargs):
+        sent.append(len(args))
+        return await real(self, *args, **kwargs)
+
+    monkeypatch.setattr(PubSub, "subscribe", counting)
+
+    async def socket_opens(user: int) -> str:
+        channel = await here.new_channel()
+        await here.group_add(f"user_{user}", channel)
+        return channel
+
+    channels = await asyncio.gather(*(socket_opens(user) for user in range(300)))
+    assert sum(sent) == 600  # every channel and every group, once
+    assert len(sent) <= 6  # instead of 600 commands, each waiting for the lock
+    await there.group_send("user_299", {"type": "notification.event", "id": 9})
+    assert (await asyncio.wait_for(here.receive(channels[299]), 5))["id"] == 9
+
+
+async def test_a_closing_socket_never_waits_for_the_lock_and_its_channel_still_goes(
+    processes, caplog
+):
+    here, _ = processes
+    layer = here._get_layer()
+    redis = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        channel = await here.new_channel()
+        await here.group_add("user_8", channel)
+        assert await subscribers_become(redis, channel, 1)
+        shard = layer._get_shard(channel)
+        async with shard._lock:  # the lock busy, as in a storm of reconnects
+            receiving = asyncio.create_task(here.receive(channel))
+            await asyncio.sleep(0)
+            receiving.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await asyncio.wait_for(receiving, 1)  # done at once, not after the lock
+            await here.group_discard("user_8", channel)
+        assert "Unexpected exception" not in caplog.text
+        assert await subscribers_become(redis, channel, 0)
+        assert await subscribers_become(redis, f"{layer.prefix}__group__user_8", 0)
+    finally:
+        await redis.aclose()
+
+
+async def test_a_group_left_and_joined_again_in_one_batch_stays_subscribed(processes):
+    here, there = processes
+    old, new = await here.new_channel(), await here.new_channel()
+    await here.group_add("user_9", old)
+    await here.group_discard("user_9", old)  # the user's last socket here closes...
+    await here.group_add("user_9", new)  # ...and the user is back at once
+    await there.group_send("user_9", {"type": "notification.event", "id": 3})
+    assert (await asyncio.wait_for(here.receive(new), 5))["id"] == 3
