@@ -69,31 +69,43 @@ class BatchedShardConnection(RedisSingleShardConnection):
                 wanted, self._wanted, self._batch = self._wanted, {}, None
                 subscribe = [c for c, on in wanted.items() if on and c not in self._subscribed_to]
                 unsubscribe = [c for c, on in wanted.items() if not on and c in self._subscribed_to]
-                if subscribe or unsubscribe:
-                    self._ensure_redis()
-                    self._ensure_receiver()
-                if subscribe:
-                    await self._pubsub.subscribe(*subscribe)
-                    self._subscribed_to.update(subscribe)
+                try:
+                    if subscribe or unsubscribe:
+                        self._ensure_redis()
+                        self._ensure_receiver()
+                    if subscribe:
+                        await self._pubsub.subscribe(*subscribe)
+                        self._subscribed_to.update(subscribe)
+                except Exception as error:
+                    # Redis is unreachable: the subscribers get the error (and close their
+                    # sockets with 1013).
+                    logger.warning("Subscribing %d channel(s) failed: %r", len(subscribe), error)
+                    batch.set_exception(error)
+                    self._unsubscribe_later(unsubscribe)
+                    return
+                batch.set_result(None)
                 if unsubscribe:
-                    await self._pubsub.unsubscribe(*unsubscribe)
-                    self._subscribed_to.difference_update(unsubscribe)
-        except Exception as error:
-            # Redis is unreachable: the subscribers get the error (and close their sockets
-            # with 1013); a failed UNSUBSCRIBE is only logged, as channels-redis does.
-            logger.warning("Changing %d subscription(s) failed: %r", len(wanted or ()), error)
-            batch.set_exception(error)
+                    try:
+                        await self._pubsub.unsubscribe(*unsubscribe)
+                        self._subscribed_to.difference_update(unsubscribe)
+                    except Exception as error:
+                        logger.warning(
+                            "Unsubscribing %d channel(s) failed: %r; retried with the next change",
+                            len(unsubscribe),
+                            error,
+                        )
+                        self._unsubscribe_later(unsubscribe)
         except BaseException:
             if wanted is None and self._batch is batch:
                 self._batch = None  # cancelled before it took the asks: the next ask sends them
-            batch.cancel()
+            if not batch.done():
+                batch.cancel()
             raise
-        else:
-            batch.set_result(None)
 
-    async def flush(self):
-        await super().flush()
-        self._wanted = {}
+    def _unsubscribe_later(self, channels: list[str]) -> None:
+        """Ask again for UNSUBSCRIBEs that were not sent, unless asked otherwise since."""
+        for channel in channels:
+            self._wanted.setdefault(channel, False)
 
 
 class PubSubLoopLayer(RedisPubSubLoopLayer):

@@ -136,3 +136,45 @@ async def test_a_group_left_and_joined_again_in_one_batch_stays_subscribed(proce
     await here.group_add("user_9", new)  # ...and the user is back at once
     await there.group_send("user_9", {"type": "notification.event", "id": 3})
     assert (await asyncio.wait_for(here.receive(new), 5))["id"] == 3
+
+
+async def test_a_socket_opening_while_the_layer_is_flushed_is_subscribed_after(processes):
+    here, there = processes
+    layer = here._get_layer()
+    await here.new_channel()  # a connection to flush
+    flushing = asyncio.create_task(layer.flush())
+    await asyncio.sleep(0)
+    channel = await here.new_channel()  # asked while flush() holds the shard
+    await flushing
+    await there.send(channel, {"type": "session.close", "code": 4009})
+    assert (await asyncio.wait_for(here.receive(channel), 5))["code"] == 4009
+
+
+async def test_a_failed_unsubscribe_fails_no_subscriber_and_is_sent_again(processes, monkeypatch):
+    here, _ = processes
+    layer = here._get_layer()
+    redis = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        closing = await here.new_channel()
+        assert await subscribers_become(redis, closing, 1)
+        real = PubSub.unsubscribe
+        failures = []
+
+        async def fails_once(self, *args):
+            if not failures:
+                failures.append(args)
+                raise ConnectionError("Redis went away")
+            return await real(self, *args)
+
+        monkeypatch.setattr(PubSub, "unsubscribe", fails_once)
+        shard = layer._get_shard(closing)
+        async with shard._lock:  # both asks go out in one batch
+            await shard.unsubscribe(closing)
+            opening = asyncio.create_task(here.new_channel())
+            await asyncio.sleep(0)
+        await asyncio.wait_for(opening, 5)  # its SUBSCRIBE went out: no error for it
+        assert failures == [(closing,)]
+        await here.new_channel()  # the next change sends the UNSUBSCRIBE again
+        assert await subscribers_become(redis, closing, 0)
+    finally:
+        await redis.aclose()
