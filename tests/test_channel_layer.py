@@ -20,6 +20,14 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", DEFAULT_TEST_REDIS_URL)
 
 
 @pytest.fixture
+async def redis():
+    """A client of our own, to see what Redis holds."""
+    client = aioredis.Redis.from_url(REDIS_URL)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
 async def processes():
     """Two layers on one Redis, as two server processes hold them."""
     prefix = f"layer-test-{uuid.uuid4().hex[:8]}"
@@ -62,22 +70,18 @@ async def subscribers_become(redis, channel: str, count: int) -> bool:
     return False
 
 
-async def test_a_closed_sockets_channel_is_forgotten_and_unsubscribed(processes):
+async def test_a_closed_sockets_channel_is_forgotten_and_unsubscribed(processes, redis):
     here, _ = processes
     layer = here._get_layer()
-    redis = aioredis.Redis.from_url(REDIS_URL)
-    try:
-        channel = await here.new_channel()
-        assert await subscribers_become(redis, channel, 1)
-        receiving = asyncio.create_task(here.receive(channel))
-        await asyncio.sleep(0)
-        receiving.cancel()  # as channels does when the consumer ends
-        with pytest.raises(asyncio.CancelledError):
-            await receiving
-        assert channel not in layer.channels
-        assert await subscribers_become(redis, channel, 0)
-    finally:
-        await redis.aclose()
+    channel = await here.new_channel()
+    assert await subscribers_become(redis, channel, 1)
+    receiving = asyncio.create_task(here.receive(channel))
+    await asyncio.sleep(0)
+    receiving.cancel()  # as channels does when the consumer ends
+    with pytest.raises(asyncio.CancelledError):
+        await receiving
+    assert channel not in layer.channels
+    assert await subscribers_become(redis, channel, 0)
 
 
 async def test_subscriptions_asked_for_together_go_out_in_a_few_commands(processes, monkeypatch):
@@ -104,28 +108,24 @@ async def test_subscriptions_asked_for_together_go_out_in_a_few_commands(process
 
 
 async def test_a_closing_socket_never_waits_for_the_lock_and_its_channel_still_goes(
-    processes, caplog
+    processes, redis, caplog
 ):
     here, _ = processes
     layer = here._get_layer()
-    redis = aioredis.Redis.from_url(REDIS_URL)
-    try:
-        channel = await here.new_channel()
-        await here.group_add("user_8", channel)
-        assert await subscribers_become(redis, channel, 1)
-        shard = layer._get_shard(channel)
-        async with shard._lock:  # the lock busy, as in a storm of reconnects
-            receiving = asyncio.create_task(here.receive(channel))
-            await asyncio.sleep(0)
-            receiving.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await asyncio.wait_for(receiving, 1)  # done at once, not after the lock
-            await here.group_discard("user_8", channel)
-        assert "Unexpected exception" not in caplog.text
-        assert await subscribers_become(redis, channel, 0)
-        assert await subscribers_become(redis, f"{layer.prefix}__group__user_8", 0)
-    finally:
-        await redis.aclose()
+    channel = await here.new_channel()
+    await here.group_add("user_8", channel)
+    assert await subscribers_become(redis, channel, 1)
+    shard = layer._get_shard(channel)
+    async with shard._lock:  # the lock busy, as in a storm of reconnects
+        receiving = asyncio.create_task(here.receive(channel))
+        await asyncio.sleep(0)
+        receiving.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(receiving, 1)  # done at once, not after the lock
+        await here.group_discard("user_8", channel)
+    assert "Unexpected exception" not in caplog.text
+    assert await subscribers_become(redis, channel, 0)
+    assert await subscribers_become(redis, f"{layer.prefix}__group__user_8", 0)
 
 
 async def test_a_group_left_and_joined_again_in_one_batch_stays_subscribed(processes):
@@ -150,31 +150,29 @@ async def test_a_socket_opening_while_the_layer_is_flushed_is_subscribed_after(p
     assert (await asyncio.wait_for(here.receive(channel), 5))["code"] == 4009
 
 
-async def test_a_failed_unsubscribe_fails_no_subscriber_and_is_sent_again(processes, monkeypatch):
+async def test_a_failed_unsubscribe_fails_no_subscriber_and_is_sent_again(
+    processes, redis, monkeypatch
+):
     here, _ = processes
     layer = here._get_layer()
-    redis = aioredis.Redis.from_url(REDIS_URL)
-    try:
-        closing = await here.new_channel()
-        assert await subscribers_become(redis, closing, 1)
-        real = PubSub.unsubscribe
-        failures = []
+    closing = await here.new_channel()
+    assert await subscribers_become(redis, closing, 1)
+    real = PubSub.unsubscribe
+    failures = []
 
-        async def fails_once(self, *args):
-            if not failures:
-                failures.append(args)
-                raise ConnectionError("Redis went away")
-            return await real(self, *args)
+    async def fails_once(self, *args):
+        if not failures:
+            failures.append(args)
+            raise ConnectionError("Redis went away")
+        return await real(self, *args)
 
-        monkeypatch.setattr(PubSub, "unsubscribe", fails_once)
-        shard = layer._get_shard(closing)
-        async with shard._lock:  # both asks go out in one batch
-            await shard.unsubscribe(closing)
-            opening = asyncio.create_task(here.new_channel())
-            await asyncio.sleep(0)
-        await asyncio.wait_for(opening, 5)  # its SUBSCRIBE went out: no error for it
-        assert failures == [(closing,)]
-        await here.new_channel()  # the next change sends the UNSUBSCRIBE again
-        assert await subscribers_become(redis, closing, 0)
-    finally:
-        await redis.aclose()
+    monkeypatch.setattr(PubSub, "unsubscribe", fails_once)
+    shard = layer._get_shard(closing)
+    async with shard._lock:  # both asks go out in one batch
+        await shard.unsubscribe(closing)
+        opening = asyncio.create_task(here.new_channel())
+        await asyncio.sleep(0)
+    await asyncio.wait_for(opening, 5)  # its SUBSCRIBE went out: no error for it
+    assert failures == [(closing,)]
+    await here.new_channel()  # the next change sends the UNSUBSCRIBE again
+    assert await subscribers_become(redis, closing, 0)
