@@ -93,8 +93,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
                 self._layer_watch.discard(self)
             self._log_close()
             if self._registered:
-                with contextlib.suppress(*LAYER_ERRORS):
-                    await socket_registry().unregister(self.user_id, self.channel_name)
+                await socket_registry().unregister(self.user_id, self.channel_name)
 
     async def close(self, code=None, reason=None) -> None:
         self._close_code = code

@@ -2,7 +2,8 @@
 user's oldest with 4009).
 
 With a Redis channel layer the registry is a sorted set per user in that Redis (every process
-sees every socket, one round trip on the event loop to open, one to close); with the in-memory
+sees every socket: one round trip on the event loop to open; closes go out in pipelines, and a
+closing socket does not wait for its own); with the in-memory
 layer, which serves one process anyway, it is a dict in the process. Neither is data to keep:
 an entry left by a killed process is the oldest of its user's and the first to be evicted, and
 a user's set expires a day after their last socket opened.
@@ -11,6 +12,7 @@ a user's set expires a day after their last socket opened.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import weakref
 
@@ -21,6 +23,8 @@ from django.conf import settings
 from redis import asyncio as aioredis
 
 from notifications.layerwatch import loop_redis
+
+logger = logging.getLogger(__name__)
 
 # Longer than Daphne's --websocket_timeout (86,400 s): no live socket is older than this.
 ENTRY_TTL_SECONDS = 86400 + 3600
@@ -55,6 +59,8 @@ class RedisSocketRegistry:
         self._prefix = prefix
         self._register = redis.register_script(_REGISTER)
         self._in_flight = asyncio.Semaphore(MAX_COMMANDS_IN_FLIGHT)
+        self._leaving: list[tuple[str, str]] = []  # (key, channel) to remove
+        self._remover: asyncio.Task | None = None
 
     def _key(self, user_id: int) -> str:
         return f"{self._prefix}:sockets:{user_id}"
@@ -66,8 +72,39 @@ class RedisSocketRegistry:
         return [name.decode() if isinstance(name, bytes) else name for name in beyond]
 
     async def unregister(self, user_id: int, channel_name: str) -> None:
-        async with self._in_flight:
-            await self._redis.zrem(self._key(user_id), channel_name)
+        """Ask for the removal and return at once: every removal asked for while the previous
+        pipeline was out goes in the next one. In a storm of 5,000 reconnects, closing sockets
+        that each waited for their own ZREM (behind the reconnecting sockets' registrations)
+        outlasted Daphne's 10 s and were killed, by the thousand."""
+        self._leaving.append((self._key(user_id), channel_name))
+        if self._remover is None:
+            self._remover = asyncio.get_running_loop().create_task(self._remove_leaving())
+
+    async def _remove_leaving(self) -> None:
+        try:
+            async with self._in_flight:
+                while self._leaving:
+                    leaving, self._leaving = self._leaving, []
+                    try:
+                        async with self._redis.pipeline(transaction=False) as pipe:
+                            for key, channel in leaving:
+                                pipe.zrem(key, channel)
+                            await pipe.execute()
+                    except Exception as error:
+                        # An entry left behind counts toward its user's cap until it is
+                        # evicted (a 4009 to a channel that is gone) or expires.
+                        logger.warning(
+                            "Removing %d closed socket(s) from the registry failed: %r",
+                            len(leaving),
+                            error,
+                        )
+        finally:
+            self._remover = None
+
+    async def removals_sent(self) -> None:
+        """Wait until every removal asked for so far has been sent (tests)."""
+        while self._remover is not None:
+            await asyncio.shield(self._remover)
 
     async def channels(self, user_id: int) -> list[str]:
         names = await self._redis.zrange(self._key(user_id), 0, -1)
@@ -95,6 +132,9 @@ class LocalSocketRegistry:
 
     async def channels(self, user_id: int) -> list[str]:
         return list(self._users.get(user_id, {}))
+
+    async def removals_sent(self) -> None:
+        """Removals are done when unregister() returns."""
 
 
 # One registry per event loop, on that loop's Redis client (tests run many loops).

@@ -13,6 +13,7 @@ from redis import asyncio as aioredis
 
 from notifications.registry import (
     ENTRY_TTL_SECONDS,
+    MAX_COMMANDS_IN_FLIGHT,
     LocalSocketRegistry,
     RedisSocketRegistry,
     socket_registry,
@@ -61,8 +62,56 @@ async def test_a_closed_socket_leaves_the_registry_and_users_are_apart(registry)
     await registry.register(8, "eight", 3)
     await registry.unregister(7, "seven")
     await registry.unregister(7, "never-registered")
+    await registry.removals_sent()
     assert await registry.channels(7) == []
     assert await registry.channels(8) == ["eight"]
+
+
+async def test_a_closing_socket_does_not_wait_for_redis(redis):
+    registry = RedisSocketRegistry(redis, f"test-registry-{uuid.uuid4().hex[:8]}")
+    await registry.register(7, "closing", 3)
+    # Registrations of reconnecting sockets hold every command slot.
+    for _ in range(MAX_COMMANDS_IN_FLIGHT):
+        await registry._in_flight.acquire()
+    await asyncio.wait_for(registry.unregister(7, "closing"), 1)
+    assert await registry.channels(7) == ["closing"]
+    for _ in range(MAX_COMMANDS_IN_FLIGHT):
+        registry._in_flight.release()
+    await registry.removals_sent()
+    assert await registry.channels(7) == []
+
+
+async def test_sockets_closing_together_are_removed_in_few_round_trips(redis):
+    registry = RedisSocketRegistry(redis, f"test-registry-{uuid.uuid4().hex[:8]}")
+    for user_id in range(300):
+        await registry.register(user_id, f"chan-{user_id}", 3)
+    pipelines = 0
+    make_pipeline = redis.pipeline
+
+    def counted_pipeline(*args, **kwargs):
+        nonlocal pipelines
+        pipelines += 1
+        return make_pipeline(*args, **kwargs)
+
+    redis.pipeline = counted_pipeline
+    for user_id in range(300):
+        await registry.unregister(user_id, f"chan-{user_id}")
+    await registry.removals_sent()
+    assert pipelines == 1
+    for user_id in (0, 150, 299):
+        assert await registry.channels(user_id) == []
+
+
+async def test_a_removal_redis_refuses_is_logged_and_later_ones_still_go_out(redis, caplog):
+    registry = RedisSocketRegistry(redis, f"test-registry-{uuid.uuid4().hex[:8]}")
+    await registry.register(8, "kept", 3)
+    await redis.set(registry._key(7), "not a sorted set")  # every ZREM on it fails
+    await registry.unregister(7, "gone")
+    await registry.removals_sent()
+    assert "Removing 1 closed socket(s) from the registry failed" in caplog.text
+    await registry.unregister(8, "kept")
+    await registry.removals_sent()
+    assert await registry.channels(8) == []
 
 
 async def test_every_process_sees_the_same_sockets_and_the_set_expires(redis):
