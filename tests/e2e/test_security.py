@@ -1,10 +1,13 @@
-"""Security over real sockets: tickets across processes, Origin, size limit, clean logs."""
+"""Security over real sockets: tickets across processes, Origin, size limits, form bodies,
+clean logs."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
 import json
+from urllib.parse import urlsplit
 
 import pytest
 import websockets
@@ -41,6 +44,33 @@ async def test_a_message_over_64_kib_is_refused_by_the_server_with_1009(server_a
         await ws.receive_type("connection_established")
         await ws.send(json.dumps({"type": "ping", "pad": "x" * (64 * 1024)}))
         assert await ws.close_code() == 1009
+
+
+def post_raw(server, path: str, body: bytes, content_type: str) -> tuple[int, str, bytes]:
+    url = urlsplit(server.http_url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    try:
+        connection.request("POST", path, body=body, headers={"Content-Type": content_type})
+        response = connection.getresponse()
+        return response.status, response.getheader("Content-Type", ""), response.read()
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["multipart/form-data; boundary=zzz", "application/x-www-form-urlencoded"],
+)
+async def test_a_form_body_gets_the_contracts_415_not_the_servers_own_answer(
+    server_a, content_type
+):
+    # Twisted parsed form bodies before the application saw them, and answered a malformed
+    # multipart body itself: an empty 400 and a dropped connection.
+    status, body_type, body = await asyncio.to_thread(
+        post_raw, server_a, "/api/auth/login/", b"not a form", content_type
+    )
+    assert (status, body_type) == (415, "application/json")
+    assert json.loads(body)["code"] == "unsupported_media_type"
 
 
 async def test_no_credential_reaches_the_server_log_in_a_whole_session(servers):
