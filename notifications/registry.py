@@ -30,10 +30,12 @@ logger = logging.getLogger(__name__)
 ENTRY_TTL_SECONDS = 86400 + 3600
 
 # Register one socket and return the user's sockets beyond `limit`, oldest first, removed.
+# ARGV[5] on: the user's closed sockets whose removal this process has not sent yet.
 _REGISTER = """
 local key, now, channel = KEYS[1], tonumber(ARGV[1]), ARGV[2]
 local limit, ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - ttl)
+for i = 5, #ARGV do redis.call('ZREM', key, ARGV[i]) end
 redis.call('ZADD', key, now, channel)
 local beyond = redis.call('ZRANGE', key, 0, -(limit + 1))
 if #beyond > 0 then redis.call('ZREM', key, unpack(beyond)) end
@@ -60,23 +62,31 @@ class RedisSocketRegistry:
         self._register = redis.register_script(_REGISTER)
         self._in_flight = asyncio.Semaphore(MAX_COMMANDS_IN_FLIGHT)
         self._leaving: list[tuple[str, str]] = []  # (key, channel) to remove
+        # Per key, the channels in _leaving or in the pipeline being sent.
+        self._removing: dict[str, set[str]] = {}
         self._remover: asyncio.Task | None = None
 
     def _key(self, user_id: int) -> str:
         return f"{self._prefix}:sockets:{user_id}"
 
     async def register(self, user_id: int, channel_name: str, limit: int) -> list[str]:
-        args = [time.time(), channel_name, limit, ENTRY_TTL_SECONDS]
+        key = self._key(user_id)
         async with self._in_flight:
-            beyond = await self._register(keys=[self._key(user_id)], args=args)
+            # A removal still on its way would otherwise count a closed socket toward the cap
+            # and close a live one with 4009.
+            closed = self._removing.get(key, ())
+            args = [time.time(), channel_name, limit, ENTRY_TTL_SECONDS, *closed]
+            beyond = await self._register(keys=[key], args=args)
         return [name.decode() if isinstance(name, bytes) else name for name in beyond]
 
     async def unregister(self, user_id: int, channel_name: str) -> None:
-        """Ask for the removal and return at once: every removal asked for while the previous
-        pipeline was out goes in the next one. In a storm of 5,000 reconnects, closing sockets
-        that each waited for their own ZREM (behind the reconnecting sockets' registrations)
-        outlasted Daphne's 10 s and were killed, by the thousand."""
-        self._leaving.append((self._key(user_id), channel_name))
+        """Ask for the removal and return at once, so that a closing socket never waits on
+        Redis behind the registrations of opening ones: every removal asked for while the
+        previous pipeline was out goes in the next one (a registration of the same user
+        sends the removals still on their way itself)."""
+        key = self._key(user_id)
+        self._leaving.append((key, channel_name))
+        self._removing.setdefault(key, set()).add(channel_name)
         if self._remover is None:
             self._remover = asyncio.get_running_loop().create_task(self._remove_leaving())
 
@@ -86,20 +96,34 @@ class RedisSocketRegistry:
                 while self._leaving:
                     leaving, self._leaving = self._leaving, []
                     try:
-                        async with self._redis.pipeline(transaction=False) as pipe:
-                            for key, channel in leaving:
-                                pipe.zrem(key, channel)
-                            await pipe.execute()
-                    except Exception as error:
-                        # An entry left behind counts toward its user's cap until it is
-                        # evicted (a 4009 to a channel that is gone) or expires.
-                        logger.warning(
-                            "Removing %d closed socket(s) from the registry failed: %r",
-                            len(leaving),
-                            error,
-                        )
+                        await self._remove(leaving)
+                    finally:
+                        for key, channel in leaving:
+                            channels = self._removing.get(key)
+                            if channels is not None:
+                                channels.discard(channel)
+                                if not channels:
+                                    del self._removing[key]
         finally:
             self._remover = None
+
+    async def _remove(self, leaving: list[tuple[str, str]]) -> None:
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for key, channel in leaving:
+                    pipe.zrem(key, channel)
+                results = await pipe.execute(raise_on_error=False)
+        except Exception as error:  # Redis unreachable
+            results = [error] * len(leaving)
+        failed = [result for result in results if isinstance(result, Exception)]
+        if failed:
+            # An entry left behind counts toward its user's cap until it is evicted (a 4009
+            # to a channel that is gone) or expires.
+            logger.warning(
+                "Removing %d closed socket(s) from the registry failed: %r",
+                len(failed),
+                failed[0],
+            )
 
     async def removals_sent(self) -> None:
         """Wait until every removal asked for so far has been sent (tests)."""

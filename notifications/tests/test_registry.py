@@ -102,13 +102,35 @@ async def test_sockets_closing_together_are_removed_in_few_round_trips(redis):
         assert await registry.channels(user_id) == []
 
 
+async def test_a_removal_still_on_its_way_does_not_count_toward_the_cap(redis):
+    registry = RedisSocketRegistry(redis, f"test-registry-{uuid.uuid4().hex[:8]}")
+    for name in ("a", "b", "c"):
+        await registry.register(7, name, 3)
+        await asyncio.sleep(0.002)
+    # Other registrations hold all but one command slot: "c"'s removal waits for a slot
+    # while "d" registers in the last one.
+    for _ in range(MAX_COMMANDS_IN_FLIGHT - 1):
+        await registry._in_flight.acquire()
+    await registry.unregister(7, "c")
+    assert await registry.register(7, "d", 3) == []
+    assert sorted(await registry.channels(7)) == ["a", "b", "d"]
+    for _ in range(MAX_COMMANDS_IN_FLIGHT - 1):
+        registry._in_flight.release()
+    await registry.removals_sent()
+    assert sorted(await registry.channels(7)) == ["a", "b", "d"]
+    assert registry._removing == {}
+
+
 async def test_a_removal_redis_refuses_is_logged_and_later_ones_still_go_out(redis, caplog):
     registry = RedisSocketRegistry(redis, f"test-registry-{uuid.uuid4().hex[:8]}")
     await registry.register(8, "kept", 3)
+    await registry.register(9, "closing", 3)
     await redis.set(registry._key(7), "not a sorted set")  # every ZREM on it fails
     await registry.unregister(7, "gone")
+    await registry.unregister(9, "closing")  # in the same pipeline
     await registry.removals_sent()
     assert "Removing 1 closed socket(s) from the registry failed" in caplog.text
+    assert await registry.channels(9) == []
     await registry.unregister(8, "kept")
     await registry.removals_sent()
     assert await registry.channels(8) == []

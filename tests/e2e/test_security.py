@@ -57,17 +57,13 @@ def post_raw(server, path: str, body: bytes, content_type: str) -> tuple[int, st
         connection.close()
 
 
-@pytest.mark.parametrize(
-    "content_type",
-    ["multipart/form-data; boundary=zzz", "application/x-www-form-urlencoded"],
-)
-async def test_a_form_body_gets_the_contracts_415_not_the_servers_own_answer(
-    server_a, content_type
+async def test_a_malformed_multipart_body_gets_the_contracts_415_not_the_servers_answer(
+    server_a,
 ):
     # Twisted parsed form bodies before the application saw them, and answered a malformed
     # multipart body itself: an empty 400 and a dropped connection.
     status, body_type, body = await asyncio.to_thread(
-        post_raw, server_a, "/api/auth/login/", b"not a form", content_type
+        post_raw, server_a, "/api/auth/login/", b"not a form", "multipart/form-data; boundary=z"
     )
     assert (status, body_type) == (415, "application/json")
     assert json.loads(body)["code"] == "unsupported_media_type"
