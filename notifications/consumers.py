@@ -93,7 +93,8 @@ class NotificationConsumer(AsyncWebsocketConsumer):
                 self._layer_watch.discard(self)
             self._log_close()
             if self._registered:
-                await socket_registry().unregister(self.user_id, self.channel_name)
+                with contextlib.suppress(*LAYER_ERRORS):
+                    await socket_registry().unregister(self.user_id, self.channel_name)
 
     async def close(self, code=None, reason=None) -> None:
         self._close_code = code

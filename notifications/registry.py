@@ -2,8 +2,7 @@
 user's oldest with 4009).
 
 With a Redis channel layer the registry is a sorted set per user in that Redis (every process
-sees every socket: one round trip on the event loop to open; closes go out in pipelines, and a
-closing socket does not wait for its own); with the in-memory
+sees every socket, one round trip on the event loop to open, one to close); with the in-memory
 layer, which serves one process anyway, it is a dict in the process. Neither is data to keep:
 an entry left by a killed process is the oldest of its user's and the first to be evicted, and
 a user's set expires a day after their last socket opened.
@@ -12,7 +11,6 @@ a user's set expires a day after their last socket opened.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 import weakref
 
@@ -24,18 +22,14 @@ from redis import asyncio as aioredis
 
 from notifications.layerwatch import loop_redis
 
-logger = logging.getLogger(__name__)
-
 # Longer than Daphne's --websocket_timeout (86,400 s): no live socket is older than this.
 ENTRY_TTL_SECONDS = 86400 + 3600
 
 # Register one socket and return the user's sockets beyond `limit`, oldest first, removed.
-# ARGV[5] on: the user's closed sockets whose removal this process has not sent yet.
 _REGISTER = """
 local key, now, channel = KEYS[1], tonumber(ARGV[1]), ARGV[2]
 local limit, ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - ttl)
-for i = 5, #ARGV do redis.call('ZREM', key, ARGV[i]) end
 redis.call('ZADD', key, now, channel)
 local beyond = redis.call('ZRANGE', key, 0, -(limit + 1))
 if #beyond > 0 then redis.call('ZREM', key, unpack(beyond)) end
@@ -61,74 +55,19 @@ class RedisSocketRegistry:
         self._prefix = prefix
         self._register = redis.register_script(_REGISTER)
         self._in_flight = asyncio.Semaphore(MAX_COMMANDS_IN_FLIGHT)
-        self._leaving: list[tuple[str, str]] = []  # (key, channel) to remove
-        # Per key, the channels in _leaving or in the pipeline being sent.
-        self._removing: dict[str, set[str]] = {}
-        self._remover: asyncio.Task | None = None
 
     def _key(self, user_id: int) -> str:
         return f"{self._prefix}:sockets:{user_id}"
 
     async def register(self, user_id: int, channel_name: str, limit: int) -> list[str]:
-        key = self._key(user_id)
+        args = [time.time(), channel_name, limit, ENTRY_TTL_SECONDS]
         async with self._in_flight:
-            # A removal still on its way would otherwise count a closed socket toward the cap
-            # and close a live one with 4009.
-            closed = self._removing.get(key, ())
-            args = [time.time(), channel_name, limit, ENTRY_TTL_SECONDS, *closed]
-            beyond = await self._register(keys=[key], args=args)
+            beyond = await self._register(keys=[self._key(user_id)], args=args)
         return [name.decode() if isinstance(name, bytes) else name for name in beyond]
 
     async def unregister(self, user_id: int, channel_name: str) -> None:
-        """Ask for the removal and return at once, so that a closing socket never waits on
-        Redis behind the registrations of opening ones: every removal asked for while the
-        previous pipeline was out goes in the next one (a registration of the same user
-        sends the removals still on their way itself)."""
-        key = self._key(user_id)
-        self._leaving.append((key, channel_name))
-        self._removing.setdefault(key, set()).add(channel_name)
-        if self._remover is None:
-            self._remover = asyncio.get_running_loop().create_task(self._remove_leaving())
-
-    async def _remove_leaving(self) -> None:
-        try:
-            async with self._in_flight:
-                while self._leaving:
-                    leaving, self._leaving = self._leaving, []
-                    try:
-                        await self._remove(leaving)
-                    finally:
-                        for key, channel in leaving:
-                            channels = self._removing.get(key)
-                            if channels is not None:
-                                channels.discard(channel)
-                                if not channels:
-                                    del self._removing[key]
-        finally:
-            self._remover = None
-
-    async def _remove(self, leaving: list[tuple[str, str]]) -> None:
-        try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for key, channel in leaving:
-                    pipe.zrem(key, channel)
-                results = await pipe.execute(raise_on_error=False)
-        except Exception as error:  # Redis unreachable
-            results = [error] * len(leaving)
-        failed = [result for result in results if isinstance(result, Exception)]
-        if failed:
-            # An entry left behind counts toward its user's cap until it is evicted (a 4009
-            # to a channel that is gone) or expires.
-            logger.warning(
-                "Removing %d closed socket(s) from the registry failed: %r",
-                len(failed),
-                failed[0],
-            )
-
-    async def removals_sent(self) -> None:
-        """Wait until every removal asked for so far has been sent (tests)."""
-        while self._remover is not None:
-            await asyncio.shield(self._remover)
+        async with self._in_flight:
+            await self._redis.zrem(self._key(user_id), channel_name)
 
     async def channels(self, user_id: int) -> list[str]:
         names = await self._redis.zrange(self._key(user_id), 0, -1)
@@ -156,9 +95,6 @@ class LocalSocketRegistry:
 
     async def channels(self, user_id: int) -> list[str]:
         return list(self._users.get(user_id, {}))
-
-    async def removals_sent(self) -> None:
-        """Removals are done when unregister() returns."""
 
 
 # One registry per event loop, on that loop's Redis client (tests run many loops).

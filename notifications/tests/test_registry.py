@@ -13,7 +13,6 @@ from redis import asyncio as aioredis
 
 from notifications.registry import (
     ENTRY_TTL_SECONDS,
-    MAX_COMMANDS_IN_FLIGHT,
     LocalSocketRegistry,
     RedisSocketRegistry,
     socket_registry,
@@ -62,78 +61,8 @@ async def test_a_closed_socket_leaves_the_registry_and_users_are_apart(registry)
     await registry.register(8, "eight", 3)
     await registry.unregister(7, "seven")
     await registry.unregister(7, "never-registered")
-    await registry.removals_sent()
     assert await registry.channels(7) == []
     assert await registry.channels(8) == ["eight"]
-
-
-async def test_a_closing_socket_does_not_wait_for_redis(redis):
-    registry = RedisSocketRegistry(redis, f"test-registry-{uuid.uuid4().hex[:8]}")
-    await registry.register(7, "closing", 3)
-    # Registrations of reconnecting sockets hold every command slot.
-    for _ in range(MAX_COMMANDS_IN_FLIGHT):
-        await registry._in_flight.acquire()
-    await asyncio.wait_for(registry.unregister(7, "closing"), 1)
-    assert await registry.channels(7) == ["closing"]
-    for _ in range(MAX_COMMANDS_IN_FLIGHT):
-        registry._in_flight.release()
-    await registry.removals_sent()
-    assert await registry.channels(7) == []
-
-
-async def test_sockets_closing_together_are_removed_in_few_round_trips(redis):
-    registry = RedisSocketRegistry(redis, f"test-registry-{uuid.uuid4().hex[:8]}")
-    for user_id in range(300):
-        await registry.register(user_id, f"chan-{user_id}", 3)
-    pipelines = 0
-    make_pipeline = redis.pipeline
-
-    def counted_pipeline(*args, **kwargs):
-        nonlocal pipelines
-        pipelines += 1
-        return make_pipeline(*args, **kwargs)
-
-    redis.pipeline = counted_pipeline
-    for user_id in range(300):
-        await registry.unregister(user_id, f"chan-{user_id}")
-    await registry.removals_sent()
-    assert pipelines == 1
-    for user_id in (0, 150, 299):
-        assert await registry.channels(user_id) == []
-
-
-async def test_a_removal_still_on_its_way_does_not_count_toward_the_cap(redis):
-    registry = RedisSocketRegistry(redis, f"test-registry-{uuid.uuid4().hex[:8]}")
-    for name in ("a", "b", "c"):
-        await registry.register(7, name, 3)
-        await asyncio.sleep(0.002)
-    # Other registrations hold all but one command slot: "c"'s removal waits for a slot
-    # while "d" registers in the last one.
-    for _ in range(MAX_COMMANDS_IN_FLIGHT - 1):
-        await registry._in_flight.acquire()
-    await registry.unregister(7, "c")
-    assert await registry.register(7, "d", 3) == []
-    assert sorted(await registry.channels(7)) == ["a", "b", "d"]
-    for _ in range(MAX_COMMANDS_IN_FLIGHT - 1):
-        registry._in_flight.release()
-    await registry.removals_sent()
-    assert sorted(await registry.channels(7)) == ["a", "b", "d"]
-    assert registry._removing == {}
-
-
-async def test_a_removal_redis_refuses_is_logged_and_later_ones_still_go_out(redis, caplog):
-    registry = RedisSocketRegistry(redis, f"test-registry-{uuid.uuid4().hex[:8]}")
-    await registry.register(8, "kept", 3)
-    await registry.register(9, "closing", 3)
-    await redis.set(registry._key(7), "not a sorted set")  # every ZREM on it fails
-    await registry.unregister(7, "gone")
-    await registry.unregister(9, "closing")  # in the same pipeline
-    await registry.removals_sent()
-    assert "Removing 1 closed socket(s) from the registry failed" in caplog.text
-    assert await registry.channels(9) == []
-    await registry.unregister(8, "kept")
-    await registry.removals_sent()
-    assert await registry.channels(8) == []
 
 
 async def test_every_process_sees_the_same_sockets_and_the_set_expires(redis):
