@@ -40,6 +40,11 @@ logger = logging.getLogger("numeneon.server")
 LISTEN_BACKLOG = int(os.environ.get("LISTEN_BACKLOG", "4096"))
 # How long a handshake may wait for the application to accept (Daphne's default: 5 s).
 WEBSOCKET_CONNECT_TIMEOUT_SECONDS = int(os.environ.get("WEBSOCKET_CONNECT_TIMEOUT", "60"))
+# Daphne's keepalive: a ping to a socket silent this long, and the connection dropped when its
+# pong has not come this long after. It also bounds what a client that stopped reading holds
+# in the server: its unsent frames go when it is dropped (Daphne's defaults: 20 and 30 s).
+WEBSOCKET_PING_INTERVAL_SECONDS = int(os.environ.get("WEBSOCKET_PING_INTERVAL", "20"))
+WEBSOCKET_PING_TIMEOUT_SECONDS = int(os.environ.get("WEBSOCKET_PING_TIMEOUT", "30"))
 # How long a stopping server waits for clients to answer its close frames.
 SHUTDOWN_GRACE_SECONDS = 3.0
 
@@ -244,7 +249,11 @@ class NumeneonCommandLineInterface(CommandLineInterface):
         # reconnect storm (every client of a restarted process at once) accepting takes
         # longer than that, every refused client retries, and the process never catches up:
         # 0 of 5,000 clients got back in bench.storm. The clients wait instead.
-        self.parser.set_defaults(websocket_connect_timeout=WEBSOCKET_CONNECT_TIMEOUT_SECONDS)
+        self.parser.set_defaults(
+            websocket_connect_timeout=WEBSOCKET_CONNECT_TIMEOUT_SECONDS,
+            ping_interval=WEBSOCKET_PING_INTERVAL_SECONDS,
+            ping_timeout=WEBSOCKET_PING_TIMEOUT_SECONDS,
+        )
 
 
 if __name__ == "__main__":

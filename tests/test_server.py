@@ -10,6 +10,7 @@ import autobahn.websocket.protocol as autobahn_protocol
 from daphne.ws_protocol import WebSocketFactory
 from twisted.logger import formatEvent
 
+import numeneon.server as server_module
 from numeneon.server import (
     WEBSOCKET_CONNECT_TIMEOUT_SECONDS,
     NumeneonCommandLineInterface,
@@ -26,6 +27,22 @@ def test_a_handshake_may_wait_a_minute_for_the_application_not_daphnes_5_s():
     assert cli.parser.parse_args(["numeneon.asgi:application"]).websocket_connect_timeout == 60
     given = ["--websocket_connect_timeout", "7", "numeneon.asgi:application"]
     assert cli.parser.parse_args(given).websocket_connect_timeout == 7
+
+
+def test_the_keepalive_comes_from_the_environment_and_the_command_line_overrides_it(
+    monkeypatch,
+):
+    cli = NumeneonCommandLineInterface()
+    args = cli.parser.parse_args(["numeneon.asgi:application"])
+    assert (args.ping_interval, args.ping_timeout) == (20, 30)  # Daphne's own defaults
+    monkeypatch.setattr(server_module, "WEBSOCKET_PING_INTERVAL_SECONDS", 1)
+    monkeypatch.setattr(server_module, "WEBSOCKET_PING_TIMEOUT_SECONDS", 2)
+    cli = NumeneonCommandLineInterface()
+    args = cli.parser.parse_args(["numeneon.asgi:application"])
+    assert (args.ping_interval, args.ping_timeout) == (1, 2)
+    given = ["--ping-interval", "5", "--ping-timeout", "6", "numeneon.asgi:application"]
+    args = cli.parser.parse_args(given)
+    assert (args.ping_interval, args.ping_timeout) == (5, 6)
 
 
 def test_tcp_endpoints_listen_with_a_deep_backlog_unless_they_set_one():

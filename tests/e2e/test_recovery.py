@@ -1,9 +1,13 @@
-"""Nothing lost: a killed server, a Redis outage, a graceful stop, long-lived sockets."""
+"""Nothing lost: a killed server, a Redis outage, a graceful stop, long-lived sockets, a
+client that stops reading."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
 import signal
+import socket
 
 import pytest
 
@@ -183,6 +187,55 @@ async def test_a_client_that_reconnects_after_a_graceful_restart_misses_nothing(
     await task
     assert 1012 in client.close_codes
     assert [e["id"] for e in client.events] == expected
+
+
+def open_socket_then_stop_reading(server: DaphneServer, token: str) -> socket.socket:
+    """A WebSocket handshake over a plain TCP socket, and then nothing is read any more: not
+    the frames, not the server's pings."""
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET /ws/notifications/?token={token} HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)  # byte by byte: not one byte of a frame is read
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock
+
+
+async def test_a_client_that_stops_reading_is_dropped_and_resumes_with_nothing_missed(
+    own_server,
+):
+    # PITFALLS 3: the pub/sub layer has no capacity, so what a stuck client is sent piles up
+    # in the server. Daphne's keepalive bounds it: the unanswered ping drops the connection.
+    server = own_server("stuck", WEBSOCKET_PING_INTERVAL="1", WEBSOCKET_PING_TIMEOUT="2")
+    alice, bob = Person(server, "alice"), Person(server, "bob")
+    await befriend(alice, bob)
+    async with bob.socket(server) as ws:
+        baseline = (await ws.receive_type("connection_established"))["last_event_id"]
+    start = len(server.log())
+    stuck = await asyncio.to_thread(open_socket_then_stop_reading, server, bob.token)
+    try:
+        await wait_until(lambda: "socket open" in server.log()[start:])
+        sent = []
+        for n in range(5):
+            status, message = await alice.api.apost(
+                "/api/messages/", {"receiver_id": bob.id, "content": f"unread {n} " + "x" * 4000}
+            )
+            assert status == 201
+            sent.append(message["id"])
+        # Pinged after 1 s of silence (the check runs every 2 s), dropped 2 s later.
+        await wait_until(lambda: f"socket closed user={bob.id} code=1006" in server.log()[start:])
+    finally:
+        stuck.close()
+    async with bob.socket(server, last_event_id=baseline) as ws:
+        await ws.receive_type("connection_established")
+        replayed = [await ws.receive_type("new_message") for _ in sent]
+        assert (await ws.receive_type("replay_complete"))["count"] == len(sent)
+    assert [frame["data"]["id"] for frame in replayed] == sent
 
 
 @pytest.mark.parametrize("layer", ["pubsub", "core"])
