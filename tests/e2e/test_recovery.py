@@ -191,8 +191,12 @@ async def test_a_client_that_reconnects_after_a_graceful_restart_misses_nothing(
 
 def open_socket_then_stop_reading(server: DaphneServer, token: str) -> socket.socket:
     """A WebSocket handshake over a plain TCP socket, and then nothing is read any more: not
-    the frames, not the server's pings."""
-    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    the frames, not the server's pings. Its receive window is small, so what is sent to it
+    beyond a few KB stays on the server's side."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: the window
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", server.port))
     key = base64.b64encode(os.urandom(16)).decode()
     sock.sendall(
         f"GET /ws/notifications/?token={token} HTTP/1.1\r\n"
@@ -201,7 +205,10 @@ def open_socket_then_stop_reading(server: DaphneServer, token: str) -> socket.so
     )
     head = b""
     while b"\r\n\r\n" not in head:
-        head += sock.recv(1)  # byte by byte: not one byte of a frame is read
+        byte = sock.recv(1)  # byte by byte: not one byte of a frame is read
+        if not byte:
+            raise AssertionError(f"closed during the handshake: {head!r}")
+        head += byte
     assert head.startswith(b"HTTP/1.1 101"), head
     return sock
 
@@ -209,8 +216,9 @@ def open_socket_then_stop_reading(server: DaphneServer, token: str) -> socket.so
 async def test_a_client_that_stops_reading_is_dropped_and_resumes_with_nothing_missed(
     own_server,
 ):
-    # PITFALLS 3: the pub/sub layer has no capacity, so what a stuck client is sent piles up
-    # in the server. Daphne's keepalive bounds it: the unanswered ping drops the connection.
+    # PITFALLS 3: the pub/sub layer has no capacity, so what a client that stopped reading is
+    # sent piles up in the server. Daphne's keepalive bounds it for a client that also stopped
+    # sending (a frozen tab, a dead network): the unanswered ping drops the connection.
     server = own_server("stuck", WEBSOCKET_PING_INTERVAL="1", WEBSOCKET_PING_TIMEOUT="2")
     alice, bob = Person(server, "alice"), Person(server, "bob")
     await befriend(alice, bob)
@@ -221,7 +229,7 @@ async def test_a_client_that_stops_reading_is_dropped_and_resumes_with_nothing_m
     try:
         await wait_until(lambda: "socket open" in server.log()[start:])
         sent = []
-        for n in range(5):
+        for n in range(10):  # 40 KB: ten times the client's window
             status, message = await alice.api.apost(
                 "/api/messages/", {"receiver_id": bob.id, "content": f"unread {n} " + "x" * 4000}
             )
