@@ -8,6 +8,9 @@ On SIGTERM (a deploy on Render, a restart) every open WebSocket is closed with 1
 `last_event_id` instead of waiting for a timeout. The WebSocket protocol also lets the
 application close with the retryable codes 1012 and 1013, which autobahn's `sendClose`
 refuses although RFC 6455's registry defines them for servers.
+
+A socket whose frames do not go out, because its client stopped reading, is dropped after
+WEBSOCKET_SEND_TIMEOUT seconds instead of piling them up in the process.
 """
 
 from __future__ import annotations
@@ -45,6 +48,9 @@ WEBSOCKET_CONNECT_TIMEOUT_SECONDS = int(os.environ.get("WEBSOCKET_CONNECT_TIMEOU
 # in the server: its unsent frames go when it is dropped (Daphne's defaults: 20 and 30 s).
 WEBSOCKET_PING_INTERVAL_SECONDS = int(os.environ.get("WEBSOCKET_PING_INTERVAL", "20"))
 WEBSOCKET_PING_TIMEOUT_SECONDS = int(os.environ.get("WEBSOCKET_PING_TIMEOUT", "30"))
+# A socket whose frames have not all gone out for this long is dropped: its client stopped
+# reading (or reads slower than its events come), and what it was sent would pile up here.
+WEBSOCKET_SEND_TIMEOUT_SECONDS = float(os.environ.get("WEBSOCKET_SEND_TIMEOUT", "60"))
 # How long a stopping server waits for clients to answer its close frames.
 SHUTDOWN_GRACE_SECONDS = 3.0
 
@@ -75,6 +81,44 @@ class NumeneonWebRequest(WebRequest):
         super().__init__(*args, parsePOSTFormSubmission=False, **kwargs)
 
 
+class _DrainWatch:
+    """A socket's streaming producer, as Twisted sees it. Twisted pauses it when more than its
+    buffer size (64 KiB) waits to be sent, and resumes it once everything went. A socket that
+    stays paused for WEBSOCKET_SEND_TIMEOUT seconds is dropped, and its client resumes from its
+    last event id when it comes back.
+
+    The keepalive alone does not catch such a client: any frame it sends (the client library's
+    own ping, say) resets Daphne's ping clock, so a client that sends but never reads would
+    never be dropped."""
+
+    __slots__ = ("_clock", "_protocol", "_timer")
+
+    def __init__(self, protocol: WebSocketProtocol, clock=reactor) -> None:
+        self._protocol = protocol
+        self._clock = clock
+        self._timer = None
+
+    def pauseProducing(self) -> None:
+        if self._timer is None:  # Twisted calls it again on every write while full
+            self._timer = self._clock.callLater(WEBSOCKET_SEND_TIMEOUT_SECONDS, self._drop)
+
+    def resumeProducing(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def stopProducing(self) -> None:  # the connection is gone
+        self.resumeProducing()
+
+    def _drop(self) -> None:
+        self._timer = None
+        logger.info(
+            "Dropped a WebSocket whose frames had not gone out for %g s",
+            WEBSOCKET_SEND_TIMEOUT_SECONDS,
+        )
+        self._protocol.dropConnection(abort=True)  # unregisters this producer first
+
+
 class NumeneonWebSocketProtocol(WebSocketProtocol):
     # Registered codes a server sends that autobahn's sendClose() refuses.
     _REGISTERED_SERVER_CODES = frozenset(
@@ -91,6 +135,8 @@ class NumeneonWebSocketProtocol(WebSocketProtocol):
         # close frame and the frame-rate limit still reach the consumer.
         if isinstance(getattr(self.transport, "producer", None), HTTPChannel):
             self.transport.unregisterProducer()
+        if getattr(self.transport, "producer", False) is None:
+            self.registerProducer(_DrainWatch(self), True)
 
     def _connectionMade(self):
         # autobahn pretty-prints its options for a debug line on every connection,

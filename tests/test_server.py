@@ -8,14 +8,17 @@ import time
 
 import autobahn.websocket.protocol as autobahn_protocol
 from daphne.ws_protocol import WebSocketFactory
+from twisted.internet.task import Clock
 from twisted.logger import formatEvent
 
 import numeneon.server as server_module
 from numeneon.server import (
     WEBSOCKET_CONNECT_TIMEOUT_SECONDS,
+    WEBSOCKET_SEND_TIMEOUT_SECONDS,
     NumeneonCommandLineInterface,
     NumeneonServer,
     NumeneonWebSocketProtocol,
+    _DrainWatch,
     _FormattedIfLogged,
 )
 
@@ -43,6 +46,42 @@ def test_the_keepalive_comes_from_the_environment_and_the_command_line_overrides
     given = ["--ping-interval", "5", "--ping-timeout", "6", "numeneon.asgi:application"]
     args = cli.parser.parse_args(given)
     assert (args.ping_interval, args.ping_timeout) == (5, 6)
+
+
+class DroppableProtocol:
+    """What _DrainWatch uses of autobahn's protocol."""
+
+    def __init__(self) -> None:
+        self.drops: list[bool] = []
+
+    def dropConnection(self, abort: bool = False) -> None:
+        self.drops.append(abort)
+
+
+def test_a_socket_is_dropped_only_when_its_frames_stay_unsent_for_the_send_timeout():
+    clock, protocol = Clock(), DroppableProtocol()
+    watch = _DrainWatch(protocol, clock)
+    watch.pauseProducing()
+    clock.advance(WEBSOCKET_SEND_TIMEOUT_SECONDS - 1)
+    watch.pauseProducing()  # Twisted pauses again on every write while the buffer is full
+    clock.advance(0.5)
+    watch.resumeProducing()  # everything went out in time
+    clock.advance(WEBSOCKET_SEND_TIMEOUT_SECONDS)
+    assert protocol.drops == []
+
+    watch.pauseProducing()
+    clock.advance(WEBSOCKET_SEND_TIMEOUT_SECONDS)
+    assert protocol.drops == [True]  # aborted: its close frame could not get out either
+
+
+def test_a_connection_lost_while_frames_wait_leaves_no_timer():
+    clock, protocol = Clock(), DroppableProtocol()
+    watch = _DrainWatch(protocol, clock)
+    watch.pauseProducing()
+    watch.stopProducing()
+    assert clock.getDelayedCalls() == []
+    clock.advance(WEBSOCKET_SEND_TIMEOUT_SECONDS)
+    assert protocol.drops == []
 
 
 def test_tcp_endpoints_listen_with_a_deep_backlog_unless_they_set_one():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 import signal
 import socket
@@ -239,6 +240,61 @@ async def test_a_client_that_stops_reading_is_dropped_and_resumes_with_nothing_m
         await wait_until(lambda: f"socket closed user={bob.id} code=1006" in server.log()[start:])
     finally:
         stuck.close()
+    async with bob.socket(server, last_event_id=baseline) as ws:
+        await ws.receive_type("connection_established")
+        replayed = [await ws.receive_type("new_message") for _ in sent]
+        assert (await ws.receive_type("replay_complete"))["count"] == len(sent)
+    assert [frame["data"]["id"] for frame in replayed] == sent
+
+
+def masked_text_frame(text: str) -> bytes:
+    """One client-to-server text frame (RFC 6455: a client masks what it sends)."""
+    payload, mask = text.encode(), os.urandom(4)
+    assert len(payload) < 126
+    masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+    return bytes([0x81, 0x80 | len(payload)]) + mask + masked
+
+
+async def test_a_client_that_sends_but_stops_reading_is_dropped_and_misses_nothing(
+    own_server,
+):
+    # Its pings reset Daphne's keepalive, so only the send timeout catches it.
+    server = own_server("deaf", WEBSOCKET_SEND_TIMEOUT="2")
+    alice, bob = Person(server, "alice"), Person(server, "bob")
+    await befriend(alice, bob)
+    async with bob.socket(server) as ws:
+        baseline = (await ws.receive_type("connection_established"))["last_event_id"]
+    start = len(server.log())
+    deaf = await asyncio.to_thread(open_socket_then_stop_reading, server, bob.token)
+    dropped = f"socket closed user={bob.id} code=1006"
+
+    async def keep_pinging() -> None:
+        while True:
+            try:
+                await asyncio.to_thread(deaf.sendall, masked_text_frame('{"type":"ping"}'))
+            except OSError:
+                return  # dropped
+            await asyncio.sleep(0.5)
+
+    pinger = asyncio.create_task(keep_pinging())
+    try:
+        await wait_until(lambda: "socket open" in server.log()[start:])
+        sent = []
+        # 6 MB (15 KB a frame): more than the kernel's send buffer takes on loopback (it
+        # grows to 4 MB), so frames wait in the server process.
+        for n in range(400):
+            status, message = await alice.api.apost(
+                "/api/messages/", {"receiver_id": bob.id, "content": f"{n} " + "€" * 4990}
+            )
+            assert status == 201
+            sent.append(message["id"])
+        await wait_until(lambda: dropped in server.log()[start:])
+        assert "Dropped a WebSocket whose frames had not gone out for 2 s" in server.log()[start:]
+    finally:
+        pinger.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pinger
+        deaf.close()
     async with bob.socket(server, last_event_id=baseline) as ws:
         await ws.receive_type("connection_established")
         replayed = [await ws.receive_type("new_message") for _ in sent]
