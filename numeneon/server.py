@@ -28,6 +28,7 @@ from daphne.http_protocol import WebRequest
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
 from twisted.internet import defer, reactor, task
+from twisted.internet.protocol import connectionDone
 from twisted.web.http import HTTPChannel
 
 from numeneon.inbox import Inbox
@@ -112,6 +113,8 @@ class _DrainWatch:
 
     def _drop(self) -> None:
         self._timer = None
+        if self._protocol.state == WebSocketProtocol.STATE_CLOSED:
+            return
         logger.info(
             "Dropped a WebSocket whose frames had not gone out for %g s",
             WEBSOCKET_SEND_TIMEOUT_SECONDS,
@@ -135,8 +138,18 @@ class NumeneonWebSocketProtocol(WebSocketProtocol):
         # close frame and the frame-rate limit still reach the consumer.
         if isinstance(getattr(self.transport, "producer", None), HTTPChannel):
             self.transport.unregisterProducer()
+        self._drain_watch = None
         if getattr(self.transport, "producer", False) is None:
-            self.registerProducer(_DrainWatch(self), True)
+            self._drain_watch = _DrainWatch(self)
+            self.registerProducer(self._drain_watch, True)
+
+    def connectionLost(self, reason=connectionDone):
+        # Twisted stops only a producer still registered, and autobahn unregisters it when it
+        # drops the connection itself (a ping or close timeout): its timer would outlive the
+        # socket, keep the protocol for up to the send timeout, and log a drop that never was.
+        if self._drain_watch is not None:
+            self._drain_watch.stopProducing()
+        super().connectionLost(reason)
 
     def _connectionMade(self):
         # autobahn pretty-prints its options for a debug line on every connection,

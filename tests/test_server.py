@@ -9,6 +9,7 @@ import time
 import autobahn.websocket.protocol as autobahn_protocol
 from daphne.ws_protocol import WebSocketFactory
 from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
 from twisted.logger import formatEvent
 
 import numeneon.server as server_module
@@ -53,6 +54,7 @@ class DroppableProtocol:
 
     def __init__(self) -> None:
         self.drops: list[bool] = []
+        self.state = NumeneonWebSocketProtocol.STATE_OPEN
 
     def dropConnection(self, abort: bool = False) -> None:
         self.drops.append(abort)
@@ -82,6 +84,34 @@ def test_a_connection_lost_while_frames_wait_leaves_no_timer():
     assert clock.getDelayedCalls() == []
     clock.advance(WEBSOCKET_SEND_TIMEOUT_SECONDS)
     assert protocol.drops == []
+
+
+def test_a_socket_closed_another_way_while_its_frames_wait_is_not_dropped_again():
+    clock, protocol = Clock(), DroppableProtocol()
+    watch = _DrainWatch(protocol, clock)
+    watch.pauseProducing()
+    protocol.state = NumeneonWebSocketProtocol.STATE_CLOSED  # e.g. autobahn's ping timeout
+    clock.advance(WEBSOCKET_SEND_TIMEOUT_SECONDS)
+    assert protocol.drops == []
+
+
+class UnservedProtocol(NumeneonWebSocketProtocol):
+    def onClose(self, wasClean, code, reason):
+        """Daphne's tells its Server and application, which this test has none of."""
+
+
+def test_the_drain_watch_stops_when_the_connection_is_lost_even_once_unregistered():
+    # autobahn's dropConnection unregisters the producer, and Twisted then no longer stops it.
+    protocol = UnservedProtocol()
+    protocol.factory = WebSocketFactory(server_class=None)
+    protocol.transport = StringTransport()
+    protocol.connectionMade()
+    watch = protocol.transport.producer
+    assert isinstance(watch, _DrainWatch)
+    watch.pauseProducing()
+    protocol.transport.unregisterProducer()
+    protocol.connectionLost()
+    assert watch._timer is None
 
 
 def test_tcp_endpoints_listen_with_a_deep_backlog_unless_they_set_one():
