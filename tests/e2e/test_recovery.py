@@ -214,6 +214,34 @@ def open_socket_then_stop_reading(server: DaphneServer, token: str) -> socket.so
     return sock
 
 
+async def friends_with_baseline(server: DaphneServer) -> tuple[Person, Person, int]:
+    """alice and bob, friends; bob's newest event id, from a socket opened and closed."""
+    alice, bob = Person(server, "alice"), Person(server, "bob")
+    await befriend(alice, bob)
+    async with bob.socket(server) as ws:
+        baseline = (await ws.receive_type("connection_established"))["last_event_id"]
+    return alice, bob, baseline
+
+
+async def send_messages(sender: Person, receiver: Person, contents: list[str]) -> list[int]:
+    sent = []
+    for content in contents:
+        status, message = await sender.api.apost(
+            "/api/messages/", {"receiver_id": receiver.id, "content": content}
+        )
+        assert status == 201
+        sent.append(message["id"])
+    return sent
+
+
+async def assert_replayed(server: DaphneServer, person: Person, after: int, sent: list[int]):
+    async with person.socket(server, last_event_id=after) as ws:
+        await ws.receive_type("connection_established")
+        replayed = [await ws.receive_type("new_message") for _ in sent]
+        assert (await ws.receive_type("replay_complete"))["count"] == len(sent)
+    assert [frame["data"]["id"] for frame in replayed] == sent
+
+
 async def test_a_client_that_stops_reading_is_dropped_and_resumes_with_nothing_missed(
     own_server,
 ):
@@ -221,30 +249,18 @@ async def test_a_client_that_stops_reading_is_dropped_and_resumes_with_nothing_m
     # sent piles up in the server. Daphne's keepalive bounds it for a client that also stopped
     # sending (a frozen tab, a dead network): the unanswered ping drops the connection.
     server = own_server("stuck", WEBSOCKET_PING_INTERVAL="1", WEBSOCKET_PING_TIMEOUT="2")
-    alice, bob = Person(server, "alice"), Person(server, "bob")
-    await befriend(alice, bob)
-    async with bob.socket(server) as ws:
-        baseline = (await ws.receive_type("connection_established"))["last_event_id"]
+    alice, bob, baseline = await friends_with_baseline(server)
     start = len(server.log())
     stuck = await asyncio.to_thread(open_socket_then_stop_reading, server, bob.token)
     try:
         await wait_until(lambda: "socket open" in server.log()[start:])
-        sent = []
-        for n in range(10):  # 40 KB: ten times the client's window
-            status, message = await alice.api.apost(
-                "/api/messages/", {"receiver_id": bob.id, "content": f"unread {n} " + "x" * 4000}
-            )
-            assert status == 201
-            sent.append(message["id"])
+        # 40 KB: ten times the client's window.
+        sent = await send_messages(alice, bob, [f"unread {n} " + "x" * 4000 for n in range(10)])
         # Pinged after 1 s of silence (the check runs every 2 s), dropped 2 s later.
         await wait_until(lambda: f"socket closed user={bob.id} code=1006" in server.log()[start:])
     finally:
         stuck.close()
-    async with bob.socket(server, last_event_id=baseline) as ws:
-        await ws.receive_type("connection_established")
-        replayed = [await ws.receive_type("new_message") for _ in sent]
-        assert (await ws.receive_type("replay_complete"))["count"] == len(sent)
-    assert [frame["data"]["id"] for frame in replayed] == sent
+    await assert_replayed(server, bob, baseline, sent)
 
 
 def masked_text_frame(text: str) -> bytes:
@@ -260,13 +276,9 @@ async def test_a_client_that_sends_but_stops_reading_is_dropped_and_misses_nothi
 ):
     # Its pings reset Daphne's keepalive, so only the send timeout catches it.
     server = own_server("deaf", WEBSOCKET_SEND_TIMEOUT="2")
-    alice, bob = Person(server, "alice"), Person(server, "bob")
-    await befriend(alice, bob)
-    async with bob.socket(server) as ws:
-        baseline = (await ws.receive_type("connection_established"))["last_event_id"]
+    alice, bob, baseline = await friends_with_baseline(server)
     start = len(server.log())
     deaf = await asyncio.to_thread(open_socket_then_stop_reading, server, bob.token)
-    dropped = f"socket closed user={bob.id} code=1006"
 
     async def keep_pinging() -> None:
         while True:
@@ -279,27 +291,17 @@ async def test_a_client_that_sends_but_stops_reading_is_dropped_and_misses_nothi
     pinger = asyncio.create_task(keep_pinging())
     try:
         await wait_until(lambda: "socket open" in server.log()[start:])
-        sent = []
         # 6 MB (15 KB a frame): more than the kernel's send buffer takes on loopback (it
         # grows to 4 MB), so frames wait in the server process.
-        for n in range(400):
-            status, message = await alice.api.apost(
-                "/api/messages/", {"receiver_id": bob.id, "content": f"{n} " + "€" * 4990}
-            )
-            assert status == 201
-            sent.append(message["id"])
-        await wait_until(lambda: dropped in server.log()[start:])
+        sent = await send_messages(alice, bob, [f"{n} " + "€" * 4990 for n in range(400)])
+        await wait_until(lambda: f"socket closed user={bob.id} code=1006" in server.log()[start:])
         assert "Dropped a WebSocket whose frames had not gone out for 2 s" in server.log()[start:]
     finally:
         pinger.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await pinger
         deaf.close()
-    async with bob.socket(server, last_event_id=baseline) as ws:
-        await ws.receive_type("connection_established")
-        replayed = [await ws.receive_type("new_message") for _ in sent]
-        assert (await ws.receive_type("replay_complete"))["count"] == len(sent)
-    assert [frame["data"]["id"] for frame in replayed] == sent
+    await assert_replayed(server, bob, baseline, sent)
 
 
 @pytest.mark.parametrize("layer", ["pubsub", "core"])
