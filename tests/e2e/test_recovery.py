@@ -48,6 +48,17 @@ async def wait_until(condition, timeout: float = 15.0) -> None:
         await asyncio.sleep(0.05)
 
 
+async def send_messages(sender: Person, receiver: Person, contents: list[str]) -> list[int]:
+    sent = []
+    for content in contents:
+        status, message = await sender.api.apost(
+            "/api/messages/", {"receiver_id": receiver.id, "content": content}
+        )
+        assert status == 201, message  # stored whether or not Redis answers
+        sent.append(message["id"])
+    return sent
+
+
 async def test_clients_of_a_killed_server_resume_with_exactly_the_stored_events(
     server_a, own_server
 ):
@@ -108,22 +119,15 @@ async def test_a_redis_outage_loses_no_event_and_clients_recover(
         task = asyncio.create_task(client.run())
         await client.wait_live()
 
-        async def send(text: str) -> int:
-            status, message = await alice.api.apost(
-                "/api/messages/", {"receiver_id": bob.id, "content": text}
-            )
-            assert status == 201, message  # the event is stored whether or not Redis answers
-            return message["id"]
-
-        before = [await send(f"before {n}") for n in range(3)]
+        before = await send_messages(alice, bob, [f"before {n}" for n in range(3)])
         await wait_until(lambda: len(client.events) >= len(before))
 
         redis_server.stop()
-        during = [await send(f"during {n}") for n in range(5)]
+        during = await send_messages(alice, bob, [f"during {n}" for n in range(5)])
         await wait_until(lambda: 1013 in client.close_codes)
 
         redis_server.start()
-        after = [await send(f"after {n}") for n in range(3)]
+        after = await send_messages(alice, bob, [f"after {n}" for n in range(3)])
         expected = [i for i in stored_event_ids(bob) if i > client.baseline]
         await wait_until(lambda: len(client.events) >= len(expected))
         await asyncio.sleep(0.3)
@@ -176,11 +180,7 @@ async def test_a_client_that_reconnects_after_a_graceful_restart_misses_nothing(
     task = asyncio.create_task(client.run())
     await client.wait_live()
     server.stop(signal.SIGTERM)
-    for n in range(5):
-        status, _ = await alice.api.apost(
-            "/api/messages/", {"receiver_id": bob.id, "content": f"while restarting {n}"}
-        )
-        assert status == 201
+    await send_messages(alice, bob, [f"while restarting {n}" for n in range(5)])
     server.start()
     expected = [i for i in stored_event_ids(bob) if i > client.baseline]
     await wait_until(lambda: len(client.events) >= len(expected))
@@ -221,17 +221,6 @@ async def friends_with_baseline(server: DaphneServer) -> tuple[Person, Person, i
     async with bob.socket(server) as ws:
         baseline = (await ws.receive_type("connection_established"))["last_event_id"]
     return alice, bob, baseline
-
-
-async def send_messages(sender: Person, receiver: Person, contents: list[str]) -> list[int]:
-    sent = []
-    for content in contents:
-        status, message = await sender.api.apost(
-            "/api/messages/", {"receiver_id": receiver.id, "content": content}
-        )
-        assert status == 201
-        sent.append(message["id"])
-    return sent
 
 
 async def assert_replayed(server: DaphneServer, person: Person, after: int, sent: list[int]):
