@@ -15,6 +15,7 @@ from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.views import TokenRefreshView
 
 from accounts import selectors, services
@@ -111,16 +112,30 @@ class LoginApi(APIView):
         return Response({**services.tokens_for(user), "user": selectors.user_private(user)})
 
 
+class SessionRefreshSerializer(TokenRefreshSerializer):
+    """simplejwt's refresh, for a token whose login session has not ended. Without strict
+    rotation the answer's `refresh` is the token given, which keeps working."""
+
+    def validate(self, attrs: dict) -> dict:
+        services.refresh_token_check(attrs["refresh"])
+        data = super().validate(attrs)
+        data.setdefault("refresh", attrs["refresh"])
+        return data
+
+
 @extend_schema(
     auth=[],
     request=openapi.RefreshRequestSerializer,
-    description="Rotates: the refresh token given is refused from then on.",
+    description="A new access token. `refresh` is the refresh token given, which keeps "
+    "working until it expires or its login session is logged out; with strict rotation "
+    "(`STRICT_REFRESH_ROTATION`) it is a new one and the one given is refused from then on.",
     responses={
         200: openapi.TokenPairSerializer,
         **openapi.error_responses(
             {
                 400: openapi.validation("no `refresh`"),
-                401: "`token_not_valid`: a malformed, expired, rotated or blacklisted token",
+                401: "`token_not_valid`: a malformed or expired token, one of a logged-out "
+                "session, or (strict rotation) one already used",
             },
             authenticated=False,
             body=True,
@@ -128,7 +143,7 @@ class LoginApi(APIView):
     },
 )
 class RefreshApi(TokenRefreshView):
-    """simplejwt's refresh: rotates, and blacklists the token it was given."""
+    serializer_class = SessionRefreshSerializer
 
 
 class LogoutApi(APIView):
@@ -138,7 +153,9 @@ class LogoutApi(APIView):
 
     @extend_schema(
         request=InputSerializer,
-        description="Blacklists the refresh token, which must be the caller's own.",
+        description="Ends the login session of the refresh token, which must be the caller's "
+        "own: every refresh token of that session is refused from then on. The caller's other "
+        "sessions go on; access tokens already issued expire on their own.",
         responses={
             205: OpenApiResponse(description="Logged out; no body."),
             **openapi.error_responses(
@@ -153,7 +170,7 @@ class LogoutApi(APIView):
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.refresh_token_blacklist(actor=request.user, **serializer.validated_data)
+        services.login_session_end(actor=request.user, **serializer.validated_data)
         return Response(status=status.HTTP_205_RESET_CONTENT)
 
 

@@ -30,3 +30,16 @@ class WebSocketTicket(models.Model):
 
     def __str__(self) -> str:
         return f"ticket for user {self.user_id} until {self.expires_at:%H:%M:%S}"
+
+
+class LoginSession(models.Model):
+    """One login. Every refresh token issued in it names it (the `sid` claim), so that a
+    logout refuses them all at once while other logins of the same person go on."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        state = "ended" if self.ended_at else "open"
+        return f"login session {self.pk} of user {self.user_id} ({state})"

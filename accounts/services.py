@@ -1,4 +1,4 @@
-"""Every write to accounts: signup, login, token rotation, logout."""
+"""Every write to accounts: signup, login sessions and their tokens, logout, deactivation."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts.models import User, WebSocketTicket
+from accounts.models import LoginSession, User, WebSocketTicket
 from numeneon.errors import ApplicationError
 from numeneon.limits import WS_TICKET_LIFETIME_SECONDS
 
@@ -58,9 +59,37 @@ def user_create(*, username: str, email: str, password: str, display_name: str =
     return user
 
 
+# The claim of a refresh token (and of the access tokens made from it) that names its login
+# session. simplejwt copies it into every access token and every rotated refresh token.
+SESSION_CLAIM = "sid"
+
+
 def tokens_for(user: User) -> dict[str, str]:
+    """Start a login session: an access token and a refresh token that names the session."""
+    session = LoginSession.objects.create(user=user)
     refresh = RefreshToken.for_user(user)
+    refresh[SESSION_CLAIM] = session.pk
     return {"access": str(refresh.access_token), "refresh": str(refresh)}
+
+
+def refresh_token_check(raw: str) -> RefreshToken:
+    """The refresh token, if its signature, expiry and type hold, it is not blacklisted, and
+    its login session has not ended; otherwise TokenError. (A token from before login
+    sessions has no `sid`: the blacklist alone decides for it.)"""
+    token = RefreshToken(raw)
+    if SESSION_CLAIM not in token.payload:
+        return token
+    session_id = token[SESSION_CLAIM]
+    owner = None
+    if type(session_id) is int and 0 < session_id < 2**63:  # signed by us, but still input
+        owner = (
+            LoginSession.objects.filter(pk=session_id, ended_at__isnull=True)
+            .values_list("user_id", flat=True)
+            .first()
+        )
+    if owner is None or str(owner) != str(token.payload.get(jwt_settings.USER_ID_CLAIM)):
+        raise TokenError("Token is invalid or expired")
+    return token
 
 
 def user_login(*, password: str, username: str = "", email: str = "") -> User:
@@ -73,15 +102,22 @@ def user_login(*, password: str, username: str = "", email: str = "") -> User:
     return user
 
 
-def refresh_token_blacklist(*, actor: User, refresh: str) -> None:
+@transaction.atomic
+def login_session_end(*, actor: User, refresh: str) -> None:
+    """Log out: every refresh token of the session that `refresh` belongs to is refused from
+    now on. The caller's other sessions go on."""
     try:
-        token = RefreshToken(refresh)
+        token = refresh_token_check(refresh)
     except TokenError:
         raise ApplicationError(
             "token_not_valid", "Token is invalid or expired", status_code=401
         ) from None
-    if str(token.get("user_id")) != str(actor.pk):
+    if str(token.get(jwt_settings.USER_ID_CLAIM)) != str(actor.pk):
         raise ApplicationError("token_not_valid", "Token is invalid or expired", status_code=401)
+    if SESSION_CLAIM in token.payload:
+        LoginSession.objects.filter(pk=token[SESSION_CLAIM], ended_at__isnull=True).update(
+            ended_at=timezone.now()
+        )
     token.blacklist()
 
 
@@ -121,12 +157,14 @@ def ws_ticket_redeem(*, ticket: str) -> tuple[User, datetime] | None:
 
 @transaction.atomic
 def user_deactivate(*, user: User) -> None:
-    """Lock a user out: no login, no refresh, and every open socket closes (4003)."""
+    """Lock a user out: no login, no refresh (every session ends), and every open socket
+    closes (4003)."""
     from notifications.auth import CLOSE_INACTIVE_USER
     from notifications.services import user_sockets_close
 
     User.objects.filter(pk=user.pk).update(is_active=False)
     user.is_active = False
+    LoginSession.objects.filter(user=user, ended_at__isnull=True).update(ended_at=timezone.now())
     for token in OutstandingToken.objects.filter(user=user):
         BlacklistedToken.objects.get_or_create(token=token)
     user_sockets_close(user_id=user.pk, code=CLOSE_INACTIVE_USER)

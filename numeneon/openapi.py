@@ -96,7 +96,7 @@ class UserBriefSerializer(serializers.Serializer):
 
 class TokenPairSerializer(serializers.Serializer):
     access = serializers.CharField(help_text="Access JWT, for `Authorization: Bearer`.")
-    refresh = serializers.CharField(help_text="Refresh JWT, rotated on every use.")
+    refresh = serializers.CharField(help_text="Refresh JWT of the login session.")
 
 
 class SignupResponseSerializer(TokenPairSerializer):

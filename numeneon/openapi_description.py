@@ -11,15 +11,17 @@ from numeneon.limits import (
 
 API_DESCRIPTION = f"""
 The REST API and the notification WebSocket of the NUMENEON social network: accounts,
-friends, direct messages and live notifications.
+friends, direct messages and live notifications. The whole contract, for REST and WebSocket
+clients, is `docs/CONTRACT.md` in the backend's repository.
 
 ## Conventions
 
 - JSON bodies; timestamps are ISO-8601 in UTC; ids are integers; every path ends in `/`.
 - Authenticated endpoints take `Authorization: Bearer <access JWT>`. `POST /api/auth/signup/`
   and `POST /api/auth/login/` give an access and a refresh token;
-  `POST /api/auth/token/refresh/` rotates the refresh token (the old one is then refused with
-  401 `token_not_valid`).
+  `POST /api/auth/token/refresh/` gives a new access token; the refresh token keeps working
+  until it expires or its login session logs out (`POST /api/auth/logout/`), unless the
+  server rotates strictly (then each refresh token works once).
 - Every error body is `{{"detail": "<human text>", "error": "<same text>", "code":
   "<machine_code>"}}`, plus `"errors": {{"field": ["..."]}}` on validation failures (400,
   code `validation_error`). `detail` is what DRF clients read, `error` what the NUMENEON web

@@ -200,13 +200,18 @@ THROTTLE_RATES = {
     "message_send": envstr("THROTTLE_MESSAGE_SEND", "1200/minute"),
 }
 
+# Off: a refresh answers the refresh token it was given, which works until it expires or its
+# login session ends (the NUMENEON web app keeps the one it got at login). On: each refresh
+# token works once and the answer carries its successor, for clients that store the new one.
+STRICT_REFRESH_ROTATION = envbool("STRICT_REFRESH_ROTATION", False)
+
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(seconds=envint("ACCESS_TOKEN_LIFETIME_SECONDS", 15 * 60)),
     "REFRESH_TOKEN_LIFETIME": timedelta(
         seconds=envint("REFRESH_TOKEN_LIFETIME_SECONDS", 7 * 24 * 3600)
     ),
-    "ROTATE_REFRESH_TOKENS": True,
-    "BLACKLIST_AFTER_ROTATION": True,
+    "ROTATE_REFRESH_TOKENS": STRICT_REFRESH_ROTATION,
+    "BLACKLIST_AFTER_ROTATION": STRICT_REFRESH_ROTATION,
     "UPDATE_LAST_LOGIN": False,
     "SIGNING_KEY": envstr("JWT_SIGNING_KEY") or SECRET_KEY,
     "ALGORITHM": "HS256",
