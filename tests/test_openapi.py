@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-# Every operation of ../shared/CONTRACT.md, and whether it takes a bearer token.
+# Every operation of docs/CONTRACT.md, and whether it takes a bearer token.
 CONTRACT_OPERATIONS = {
     ("post", "/api/auth/signup/"): False,
     ("post", "/api/auth/login/"): False,
