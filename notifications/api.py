@@ -18,7 +18,7 @@ FEED_MAX_LIMIT = 200
 
 class FeedApi(APIView):
     class QuerySerializer(serializers.Serializer):
-        after = serializers.IntegerField(required=False, min_value=0, max_value=2**63 - 1)
+        after = IdField(required=False, min_value=0)
         limit = IdField(required=False, help_text="At most 200 (a larger one is capped).")
 
     @extend_schema(

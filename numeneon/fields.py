@@ -21,7 +21,9 @@ class StrictCharField(serializers.CharField):
 
 
 class IdField(serializers.IntegerField):
-    """A positive integer id, given as a JSON integer or a string of digits."""
+    """An integer id, positive unless `min_value` says otherwise, given as a JSON integer or a
+    string of ASCII digits (int() would also take other scripts' digits, Arabic-Indic or
+    full-width ones)."""
 
     default_error_messages = {"invalid": "Must be a positive integer."}
 
