@@ -12,6 +12,7 @@ from drf_spectacular.utils import (
     extend_schema_serializer,
 )
 from rest_framework import serializers, status
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,6 +20,8 @@ from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.views import TokenRefreshView
 
 from accounts import selectors, services
+from accounts.models import User
+from accounts.tokens import RefreshToken
 from numeneon import openapi
 from numeneon.errors import NotFound
 from numeneon.fields import StrictCharField
@@ -116,9 +119,14 @@ class SessionRefreshSerializer(TokenRefreshSerializer):
     """simplejwt's refresh, for a token whose login session has not ended. Without strict
     rotation the answer's `refresh` is the token given, which keeps working."""
 
+    token_class = RefreshToken
+
     def validate(self, attrs: dict) -> dict:
         services.refresh_token_check(attrs["refresh"])
-        data = super().validate(attrs)
+        try:
+            data = super().validate(attrs)
+        except User.DoesNotExist:  # simplejwt's .get() of a deleted user's token: a 500
+            raise AuthenticationFailed("User not found", "user_not_found") from None
         data.setdefault("refresh", attrs["refresh"])
         return data
 

@@ -15,9 +15,9 @@ from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
-from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import LoginSession, User, WebSocketTicket
+from accounts.tokens import RefreshToken
 from numeneon.errors import ApplicationError
 from numeneon.limits import WS_TICKET_LIFETIME_SECONDS
 

@@ -6,9 +6,9 @@ from urllib.parse import parse_qs
 
 from channels.middleware import BaseMiddleware
 from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.services import ws_ticket_redeem
+from accounts.tokens import AccessToken, user_id_from_claim
 from notifications.dbcall import database_call
 
 # Close codes of the contract: 4000-4099 mean "do not reconnect with the same credential".
@@ -25,14 +25,6 @@ def query_params(scope: dict) -> dict[str, str]:
     return {key: values[-1] for key, values in parse_qs(raw, keep_blank_values=True).items()}
 
 
-def _user_id_claim(token: AccessToken) -> int | None:
-    try:
-        user_id = int(str(token.get("user_id")))
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return user_id if 0 < user_id < 2**63 else None
-
-
 def authenticate_token(raw: str | None) -> tuple[int | None, int | None, int | None]:
     """(user id, expiry as a unix time, None) or (None, None, close code).
 
@@ -41,13 +33,10 @@ def authenticate_token(raw: str | None) -> tuple[int | None, int | None, int | N
     if not raw or len(raw) > _MAX_CREDENTIAL_LENGTH:
         return None, None, CLOSE_INVALID_CREDENTIAL
     try:
-        token = AccessToken(raw)
+        token = AccessToken(raw)  # checks the user id claim's form too
     except TokenError:
         return None, None, CLOSE_INVALID_CREDENTIAL
-    user_id = _user_id_claim(token)
-    if user_id is None:
-        return None, None, CLOSE_INVALID_CREDENTIAL
-    return user_id, int(token["exp"]), None
+    return user_id_from_claim(token["user_id"]), int(token["exp"]), None
 
 
 def _redeem_ticket_sync(ticket: str):
