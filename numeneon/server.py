@@ -123,6 +123,14 @@ class _DrainWatch:
         self._protocol.dropConnection(abort=True)  # unregisters this producer first
 
 
+# The reasons autobahn gives when its own handshake check refuses an Origin header.
+_AUTOBAHN_ORIGIN_REFUSALS = (
+    "HTTP Origin header invalid",
+    "HTTP Origin header appears more than once",
+    "WebSocket connection denied: origin",
+)
+
+
 class NumeneonWebSocketProtocol(WebSocketProtocol):
     _drain_watch: _DrainWatch | None = None
     # Registered codes a server sends that autobahn's sendClose() refuses.
@@ -171,6 +179,14 @@ class NumeneonWebSocketProtocol(WebSocketProtocol):
         self.http_status_line = self.http_request_uri = None
         self.http_headers = self.http_request_params = None
         self.request.headers = None  # the same dict as http_headers; Daphne reads .path
+
+    def failHandshake(self, reason: str, code: int = 400, responseHeaders=None):
+        # autobahn checks the Origin header before the application can (channels'
+        # OriginValidator answers 403): a header it cannot parse ("http://[::1", a port out of
+        # range, two origins), one given twice, or "null" got its 400. The contract says 403.
+        if reason.startswith(_AUTOBAHN_ORIGIN_REFUSALS):
+            reason, code = "Access denied", 403
+        super().failHandshake(reason, code, responseHeaders)
 
     def serverClose(self, code=None):
         if code in self._REGISTERED_SERVER_CODES:

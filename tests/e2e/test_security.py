@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import http.client
 import json
+import socket
 from urllib.parse import urlsplit
 
 import pytest
@@ -36,6 +37,49 @@ async def test_a_cross_origin_handshake_is_refused_with_403(server_a):
     assert refused.value.response.status_code == 403
     async with Socket(url) as ws:  # no Origin: a server or a mobile app
         await ws.receive_type("connection_established")
+
+
+def handshake_status(server, origins: list[bytes], token: str) -> bytes:
+    """The status line Daphne answers a WebSocket handshake with these Origin headers (raw:
+    clients refuse to send most of them)."""
+    url = urlsplit(server.http_url)
+    request = (
+        f"GET /ws/notifications/?token={token} HTTP/1.1\r\nHost: {url.netloc}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    ).encode() + b"".join(b"Origin: " + origin + b"\r\n" for origin in origins)
+    with socket.create_connection((url.hostname, url.port), timeout=5) as sock:
+        sock.sendall(request + b"\r\n")
+        answer = b""
+        while b"\r\n" not in answer and (chunk := sock.recv(4096)):
+            answer += chunk
+    return answer.split(b"\r\n")[0]
+
+
+@pytest.mark.parametrize(
+    "origins",
+    [
+        [b"http://[::1"],  # autobahn's own check could not parse these: it answered 400
+        [b"http://localhost:99999"],
+        [b"http://"],
+        [b"*"],
+        [b" "],
+        [b"\xff\xfe"],
+        [b"null"],
+        [b"http://localhost:5173, http://evil.example"],
+        [b"http://localhost:5173", b"http://evil.example"],  # the header twice
+        [b"http://evil.example"],
+    ],
+)
+async def test_a_handshake_refused_for_its_origin_is_a_403_whatever_is_wrong_with_it(
+    server_a, origins
+):
+    alice = Person(server_a, "alice")
+    status = await asyncio.to_thread(handshake_status, server_a, origins, alice.token)
+    assert status == b"HTTP/1.1 403 Access denied"
+    own_page = f"http://{urlsplit(server_a.http_url).netloc}".encode()
+    allowed = await asyncio.to_thread(handshake_status, server_a, [own_page], alice.token)
+    assert allowed == b"HTTP/1.1 101 Switching Protocols"
 
 
 async def test_a_message_over_64_kib_is_refused_by_the_server_with_1009(server_a):
