@@ -21,6 +21,7 @@ from django.conf import settings  # noqa: E402
 from notifications.auth import JWTAuthMiddleware  # noqa: E402
 from notifications.origin import AllowedOriginValidator  # noqa: E402
 from notifications.routing import websocket_urlpatterns  # noqa: E402
+from numeneon.clientaddr import ClientAddressMiddleware  # noqa: E402
 
 if settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels.layers.InMemoryChannelLayer":
     logging.getLogger("numeneon").warning(
@@ -28,11 +29,15 @@ if settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels.layers.InMemoryCha
         "Set REDIS_URL to run more than one server process."
     )
 
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        "websocket": AllowedOriginValidator(JWTAuthMiddleware(URLRouter(websocket_urlpatterns))),
-    }
+application = ClientAddressMiddleware(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": AllowedOriginValidator(
+                JWTAuthMiddleware(URLRouter(websocket_urlpatterns))
+            ),
+        }
+    )
 )
 
 # Last: what exists now lives as long as the process; keep the collector from walking it.

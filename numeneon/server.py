@@ -210,6 +210,14 @@ class NumeneonServer(Server):
             kwargs.get("websocket_max_message_size") or WEBSOCKET_MAX_MESSAGE_BYTES,
             WEBSOCKET_MAX_MESSAGE_BYTES,
         )
+        if kwargs.get("proxy_forwarded_address_header"):
+            # Daphne would take the first X-Forwarded-For entry, which the client writes.
+            logger.warning(
+                "--proxy-headers is ignored: the client address comes from TRUSTED_PROXY_COUNT "
+                "and TRUSTED_PROXY_NETWORKS (numeneon.clientaddr)"
+            )
+        kwargs["proxy_forwarded_address_header"] = None
+        kwargs["proxy_forwarded_port_header"] = None
         super().__init__(*args, **kwargs)
         # Connections application_checker must look at: disconnected, or application done.
         self._to_check: set = set()

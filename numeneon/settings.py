@@ -188,6 +188,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["numeneon.parsers.StrictJSONParser"],
     "EXCEPTION_HANDLER": "numeneon.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["numeneon.throttling.ScopedThrottle"],
+    # Per client IP means REMOTE_ADDR, set by numeneon.clientaddr; never a header DRF reads.
+    "NUM_PROXIES": 0,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
@@ -233,6 +235,15 @@ SPECTACULAR_SETTINGS = {
         "id": {"type": "integer", "minimum": 1, "maximum": 999_999_999_999_999_999}
     },
 }
+
+# --- The client's address (numeneon.clientaddr): the entry of X-Forwarded-For that the
+# farthest of TRUSTED_PROXY_COUNT proxies appended, when the peer is in a trusted network.
+# Render's proxy is one hop, from a private address. No trusted network: the peer, always.
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 1)
+_PRIVATE_NETWORKS = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,fc00::/7"
+TRUSTED_PROXY_NETWORKS = envlist(
+    "TRUSTED_PROXY_NETWORKS", [*_PRIVATE_NETWORKS.split(","), "127.0.0.0/8", "::1/128"]
+)
 
 # --- CORS and WebSocket origins -------------------------------------------------------------
 _DEV_ORIGINS = ["http://localhost:5173", "http://localhost:4173"]

@@ -127,6 +127,20 @@ def test_tcp_endpoints_listen_with_a_deep_backlog_unless_they_set_one():
     assert server.websocket_max_message_size == 64 * 1024
 
 
+def test_daphnes_proxy_headers_are_ignored_for_numeneon_clientaddr(caplog):
+    # Daphne's --proxy-headers believes the first X-Forwarded-For entry, which the client
+    # writes; the client address comes from numeneon.clientaddr instead.
+    server = NumeneonServer(
+        application=None,
+        endpoints=["tcp:port=8000"],
+        proxy_forwarded_address_header="X-Forwarded-For",
+        proxy_forwarded_port_header="X-Forwarded-Port",
+    )
+    assert server.proxy_forwarded_address_header is None
+    assert server.proxy_forwarded_port_header is None
+    assert "--proxy-headers is ignored" in caplog.text
+
+
 def test_a_connection_does_not_pretty_print_the_options_for_an_unlogged_debug_line(monkeypatch):
     formatted = []
     real = pprint.PrettyPrinter.pformat
