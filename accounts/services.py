@@ -15,9 +15,10 @@ from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import Token
 
 from accounts.models import LoginSession, User, WebSocketTicket
-from accounts.tokens import RefreshToken
+from accounts.tokens import RefreshToken, RefreshTokenClaims
 from numeneon.errors import ApplicationError
 from numeneon.limits import WS_TICKET_LIFETIME_SECONDS
 
@@ -77,8 +78,15 @@ def refresh_token_check(raw: str) -> RefreshToken:
     its login session has not ended; otherwise TokenError. (A token from before login
     sessions has no `sid`: the blacklist alone decides for it.)"""
     token = RefreshToken(raw)
+    _live_session_of(token)
+    return token
+
+
+def _live_session_of(token: Token) -> int | None:
+    """The id of the live login session the token names, or None when it names none;
+    TokenError when the session has ended or is not the token user's."""
     if SESSION_CLAIM not in token.payload:
-        return token
+        return None
     session_id = token[SESSION_CLAIM]
     owner = None
     if type(session_id) is int and 0 < session_id < 2**63:  # signed by us, but still input
@@ -89,7 +97,7 @@ def refresh_token_check(raw: str) -> RefreshToken:
         )
     if owner is None or str(owner) != str(token.payload.get(jwt_settings.USER_ID_CLAIM)):
         raise TokenError("Token is invalid or expired")
-    return token
+    return session_id
 
 
 def user_login(*, password: str, username: str = "", email: str = "") -> User:
@@ -105,20 +113,25 @@ def user_login(*, password: str, username: str = "", email: str = "") -> User:
 @transaction.atomic
 def login_session_end(*, actor: User, refresh: str) -> None:
     """Log out: every refresh token of the session that `refresh` belongs to is refused from
-    now on. The caller's other sessions go on."""
+    now on; the caller's other sessions go on. A token that strict rotation has replaced
+    already still ends its session: a logout racing a refresh in another tab must not leave
+    the session alive."""
     try:
-        token = refresh_token_check(refresh)
+        claims = RefreshTokenClaims(refresh)  # all but the blacklist
+        session_id = _live_session_of(claims)
+        sessionless = RefreshToken(refresh) if session_id is None else None
     except TokenError:
         raise ApplicationError(
             "token_not_valid", "Token is invalid or expired", status_code=401
         ) from None
-    if str(token.get(jwt_settings.USER_ID_CLAIM)) != str(actor.pk):
+    if str(claims.get(jwt_settings.USER_ID_CLAIM)) != str(actor.pk):
         raise ApplicationError("token_not_valid", "Token is invalid or expired", status_code=401)
-    if SESSION_CLAIM in token.payload:
-        LoginSession.objects.filter(pk=token[SESSION_CLAIM], ended_at__isnull=True).update(
+    if sessionless is not None:
+        sessionless.blacklist()
+    else:
+        LoginSession.objects.filter(pk=session_id, ended_at__isnull=True).update(
             ended_at=timezone.now()
         )
-    token.blacklist()
 
 
 def _ticket_hash(ticket: str) -> str:

@@ -36,3 +36,12 @@ class AccessToken(_StrictUserIdClaim, tokens.AccessToken):
 
 class RefreshToken(_StrictUserIdClaim, tokens.RefreshToken):
     access_token_class = AccessToken
+
+
+class RefreshTokenClaims(_StrictUserIdClaim, tokens.Token):
+    """A refresh token's signature, expiry, type and claims, but not the blacklist: what
+    logout reads, so that a token strict rotation has already replaced still ends its
+    session."""
+
+    token_type = "refresh"
+    lifetime = api_settings.REFRESH_TOKEN_LIFETIME

@@ -5,7 +5,9 @@ The web app keeps the refresh token it got at login for the whole session and st
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -109,3 +111,41 @@ def test_strict_rotation_refuses_used_tokens_and_logout_ends_the_rotated_ones_to
         assert (status, body["code"]) == (401, "token_not_valid")
     status, body = api.post(REFRESH, {"refresh": other["refresh"]})
     assert status == 200 and body["refresh"] != other["refresh"]
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_no_refresh_token_of_a_session_works_after_its_logout_however_they_interleave(
+    servers, strict
+):
+    server = servers("strict-rotation", STRICT_REFRESH_ROTATION="1") if strict else servers("a")
+    carol = Person(server, "carol")
+    api = Api(server.http_url)
+    session = login(server, carol)
+    tokens, stop = {session["refresh"]}, threading.Event()
+
+    def refresh_in_a_loop(token: str) -> None:
+        # Each thread follows its own chain, as several tabs of one browser would.
+        while not stop.is_set():
+            status, body = api.post(REFRESH, {"refresh": token})
+            if status != 200:
+                return
+            tokens.add(body["refresh"])
+            token = body["refresh"]
+
+    with ThreadPoolExecutor(4) as pool:
+        try:
+            for _ in range(4):
+                pool.submit(refresh_in_a_loop, session["refresh"])
+            time.sleep(0.3)
+            # With strict rotation the token given was replaced long ago: it still logs out.
+            status, _ = Api(server.http_url, session["access"]).post(
+                "/api/auth/logout/", {"refresh": session["refresh"]}
+            )
+            assert status == 205
+            time.sleep(0.3)  # refreshes in flight at the logout come back
+        finally:
+            stop.set()
+    assert len(tokens) > 1 or not strict
+    for token in tokens:
+        status, body = api.post(REFRESH, {"refresh": token})
+        assert (status, body["code"]) == (401, "token_not_valid")
