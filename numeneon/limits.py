@@ -1,6 +1,10 @@
 """Limits and close codes of the contract shared by the server process and the consumer (no
 Django imports: numeneon.server reads them before Django is set up)."""
 
+from __future__ import annotations
+
+from array import array
+
 WEBSOCKET_MAX_MESSAGE_BYTES = 64 * 1024
 WEBSOCKET_MAX_FRAMES_PER_SECOND = 20
 WS_TICKET_LIFETIME_SECONDS = 30
@@ -8,9 +12,31 @@ WS_TICKET_LIFETIME_SECONDS = 30
 # bodies nest three deep; Python's JSON decoder recurses and fails near a thousand.
 MAX_JSON_DEPTH = 32
 
+# More than WEBSOCKET_MAX_FRAMES_PER_SECOND frames within one second.
+CLOSE_TOO_MANY_FRAMES = 4008
+
 # Registered close codes the application sends; numeneon.server lets them through autobahn,
 # whose sendClose() accepts only 1000 and 3000-4999.
 CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_SERVICE_RESTART = 1012
 # "Try again later": retryable, unlike 4000-4099.
 CLOSE_TRY_AGAIN_LATER = 1013
+
+
+class FrameRate:
+    """The contract's frame limit for one socket: `over()` is true from the 21st frame within
+    any one second. The last 20 arrival times sit in a ring of floats (~0.3 KB a socket; a
+    deque of floats costs ~1 KB)."""
+
+    __slots__ = ("_next", "_times")
+
+    def __init__(self) -> None:
+        self._times = array("d", [float("-inf")]) * WEBSOCKET_MAX_FRAMES_PER_SECOND
+        self._next = 0
+
+    def over(self, now: float) -> bool:
+        # The slot about to be overwritten holds the time of the frame 20 frames ago.
+        twenty_ago = self._times[self._next]
+        self._times[self._next] = now
+        self._next = (self._next + 1) % WEBSOCKET_MAX_FRAMES_PER_SECOND
+        return now - twenty_ago < 1.0

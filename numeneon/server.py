@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 import types
 from functools import partial
 from pprint import pformat
@@ -35,8 +36,11 @@ from numeneon.inbox import Inbox
 from numeneon.limits import (
     CLOSE_MESSAGE_TOO_BIG,
     CLOSE_SERVICE_RESTART,
+    CLOSE_TOO_MANY_FRAMES,
     CLOSE_TRY_AGAIN_LATER,
+    WEBSOCKET_MAX_FRAMES_PER_SECOND,
     WEBSOCKET_MAX_MESSAGE_BYTES,
+    FrameRate,
 )
 
 logger = logging.getLogger("numeneon.server")
@@ -133,6 +137,7 @@ _AUTOBAHN_ORIGIN_REFUSALS = (
 
 class NumeneonWebSocketProtocol(WebSocketProtocol):
     _drain_watch: _DrainWatch | None = None
+    _frame_rate: FrameRate | None = None
     # Registered codes a server sends that autobahn's sendClose() refuses.
     _REGISTERED_SERVER_CODES = frozenset(
         {CLOSE_MESSAGE_TOO_BIG, CLOSE_SERVICE_RESTART, CLOSE_TRY_AGAIN_LATER}
@@ -179,6 +184,24 @@ class NumeneonWebSocketProtocol(WebSocketProtocol):
         self.http_status_line = self.http_request_uri = None
         self.http_headers = self.http_request_params = None
         self.request.headers = None  # the same dict as http_headers; Daphne reads .path
+
+    def onFrameBegin(self):
+        super().onFrameBegin()
+        # Every frame counts toward the contract's limit, control frames included: autobahn
+        # answers pings itself, below the consumer, so a ping flood never reached its count
+        # and a few flooding sockets kept the process busy answering them.
+        if self.state != WebSocketProtocol.STATE_OPEN:
+            return
+        if self._frame_rate is None:
+            self._frame_rate = FrameRate()
+        if self._frame_rate.over(time.monotonic()):
+            logger.info(
+                "Closed a WebSocket that sent more than %d frames within a second",
+                WEBSOCKET_MAX_FRAMES_PER_SECOND,
+            )
+            # Closing: autobahn answers no more pings, and drops the connection if the
+            # client does not answer the close within its close handshake timeout (1 s).
+            self.sendCloseFrame(code=CLOSE_TOO_MANY_FRAMES, isReply=False)
 
     def failHandshake(self, reason: str, code: int = 400, responseHeaders=None):
         # autobahn checks the Origin header before the application can (channels'

@@ -187,3 +187,35 @@ async def test_one_socket_over_the_cap_on_another_process_closes_the_oldest_with
         for socket in (*tabs[1:], newest, other_user):
             await socket.send({"type": "ping"})
             assert (await socket.receive())["type"] == "pong"
+
+
+async def test_a_ping_flood_is_closed_with_4008_like_any_other(server_a):
+    # autobahn answers pings below the consumer: they are counted where they are answered.
+    alice = Person(server_a, "alice")
+    async with alice.socket(server_a) as ws:
+        await ws.receive_type("connection_established")
+        for _ in range(50):
+            await ws.ws.ping()
+        assert await ws.close_code() == 4008
+
+
+async def test_pings_and_messages_count_together_toward_the_frame_limit(server_a):
+    alice = Person(server_a, "alice")
+    async with alice.socket(server_a) as ws:
+        await ws.receive_type("connection_established")
+        for _ in range(11):
+            await ws.ws.ping()
+            await ws.send({"type": "ping"})
+        assert await ws.close_code() == 4008
+
+
+async def test_ten_pings_a_second_sustained_never_close_the_socket(server_a):
+    alice = Person(server_a, "alice")
+    async with alice.socket(server_a) as ws:
+        await ws.receive_type("connection_established")
+        for _ in range(25):
+            pong = await ws.ws.ping()
+            await asyncio.wait_for(pong, 2)
+            await asyncio.sleep(0.1)
+        await ws.send({"type": "ping"})
+        assert await ws.receive_type("pong")
