@@ -9,12 +9,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from numeneon.limits import REQUEST_TOO_LARGE_MESSAGE
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +110,8 @@ def handler500(request) -> JsonResponse:
 
 
 def handler400(request, exception=None) -> JsonResponse:
+    if isinstance(exception, RequestDataTooBig):  # a declared length over the limit
+        return JsonResponse(error_body(REQUEST_TOO_LARGE_MESSAGE, "request_too_large"), status=413)
     return JsonResponse(error_body("Bad request.", "bad_request"), status=400)
 
 

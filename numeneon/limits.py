@@ -8,6 +8,9 @@ from array import array
 WEBSOCKET_MAX_MESSAGE_BYTES = 64 * 1024
 WEBSOCKET_MAX_FRAMES_PER_SECOND = 20
 WS_TICKET_LIFETIME_SECONDS = 30
+# A request body, whether its length is declared or not (chunked); Django's default limit.
+MAX_REQUEST_BODY_BYTES = 2_621_440
+REQUEST_TOO_LARGE_MESSAGE = f"The request body is larger than {MAX_REQUEST_BODY_BYTES} bytes."
 # Arrays and objects inside one another, in a request body or a socket frame: the contract's
 # bodies nest three deep; Python's JSON decoder recurses and fails near a thousand.
 MAX_JSON_DEPTH = 32

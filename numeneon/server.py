@@ -16,6 +16,7 @@ WEBSOCKET_SEND_TIMEOUT seconds instead of piling them up in the process.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import time
@@ -38,6 +39,8 @@ from numeneon.limits import (
     CLOSE_SERVICE_RESTART,
     CLOSE_TOO_MANY_FRAMES,
     CLOSE_TRY_AGAIN_LATER,
+    MAX_REQUEST_BODY_BYTES,
+    REQUEST_TOO_LARGE_MESSAGE,
     WEBSOCKET_MAX_FRAMES_PER_SECOND,
     WEBSOCKET_MAX_MESSAGE_BYTES,
     FrameRate,
@@ -75,6 +78,22 @@ class _FormattedIfLogged:
         return format(str(self), spec)
 
 
+# The contract's error body (numeneon.errors.error_body needs Django, set up later).
+_TOO_LARGE_BODY = json.dumps(
+    {
+        "detail": REQUEST_TOO_LARGE_MESSAGE,
+        "error": REQUEST_TOO_LARGE_MESSAGE,
+        "code": "request_too_large",
+    }
+).encode()
+_TOO_LARGE_RESPONSE = (
+    b"HTTP/1.1 413 Request Entity Too Large\r\nContent-Type: application/json\r\n"
+    b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(_TOO_LARGE_BODY), _TOO_LARGE_BODY)
+)
+# How long the rest of a refused body is read and dropped before the connection is cut.
+BODY_LINGER_SECONDS = 5
+
+
 class NumeneonWebRequest(WebRequest):
     """Daphne's request, without Twisted's parsing of form bodies into `request.args`, which
     Daphne never reads. Twisted parsed the Content-Type of every POST with the email package
@@ -83,8 +102,52 @@ class NumeneonWebRequest(WebRequest):
     answered a malformed one itself with an empty 400 and a dropped connection instead of the
     contract's error body."""
 
+    _body_bytes = 0
+    _too_large = False
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, parsePOSTFormSubmission=False, **kwargs)
+
+    # A body over MAX_REQUEST_BODY_BYTES is refused as soon as it passes the limit, whether its
+    # length is declared or not. Twisted wrote a chunked body whole to a temporary file, and
+    # Django, which checks only a declared Content-Length, read it all into memory for a 400.
+    def gotLength(self, length):
+        super().gotLength(length)
+        if length is not None and length > MAX_REQUEST_BODY_BYTES:
+            self._refuse_too_large()
+
+    def handleContentChunk(self, data):
+        if self._too_large:
+            return
+        self._body_bytes += len(data)
+        if self._body_bytes > MAX_REQUEST_BODY_BYTES:
+            self._refuse_too_large()
+            return
+        super().handleContentChunk(data)
+
+    def process(self):
+        if self._too_large:
+            return
+        if self._body_bytes and not self.requestHeaders.hasHeader(b"content-length"):
+            # A chunked body, whole now: Django reads only as much body as Content-Length
+            # says, so without one it saw none.
+            self.requestHeaders.removeHeader(b"transfer-encoding")
+            self.requestHeaders.setRawHeaders(b"content-length", [b"%d" % self._body_bytes])
+        super().process()
+
+    def _refuse_too_large(self) -> None:
+        self._too_large = True
+        self.content.close()
+        transport = self.channel.transport
+        transport.write(_TOO_LARGE_RESPONSE)
+        # Like nginx's lingering close: the rest of the body is read and dropped for a while,
+        # so that a client still sending gets to read the answer instead of a reset.
+        self.channel.dataReceived = lambda data: None
+        if hasattr(transport, "loseWriteConnection"):
+            transport.loseWriteConnection()
+        else:
+            transport.loseConnection()
+        reactor.callLater(BODY_LINGER_SECONDS, transport.abortConnection)
 
 
 class _DrainWatch:

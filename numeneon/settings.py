@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from numeneon.env import envbool, envfloat, envint, envlist, envstr
 from numeneon.gctune import parse_threshold as parse_gc_threshold
+from numeneon.limits import MAX_REQUEST_BODY_BYTES
 from numeneon.openapi_description import API_DESCRIPTION
 from numeneon.redisconf import channel_layer_host, channel_layers
 
@@ -71,6 +72,9 @@ INSTALLED_APPS = [
     "notifications",
     "web",
 ]
+
+# numeneon.server refuses a larger body, declared or chunked, before it is buffered.
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 
 MIDDLEWARE = [
     "numeneon.middleware.AccessLogMiddleware",
