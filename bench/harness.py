@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bench import common
 from bench.clients import ClientPool, Worker
+from numeneon.server import raise_descriptor_limit
 
 
 class Harness:
@@ -23,7 +24,7 @@ class Harness:
         self.extra: list[Worker] = []
 
     async def setup(self, users: int) -> None:
-        common.raise_nofile()
+        raise_descriptor_limit()
         if not self.redis_url and not self.args.url:
             self.redis = common.RedisProc(self.log_dir).start()
             self.redis_url = self.redis.url

@@ -19,6 +19,7 @@ from pathlib import Path
 from bench import common
 from bench.clients import ClientPool, Worker
 from bench.common import fmt, log
+from numeneon.server import raise_descriptor_limit
 
 TABLE_COLUMNS = [
     "config",
@@ -286,7 +287,7 @@ def plot(rows: list[dict], path: str, title: str) -> None:
 
 
 async def run(args) -> list[dict]:
-    common.raise_nofile()
+    raise_descriptor_limit()
     log_dir = Path(tempfile.mkdtemp(prefix="bench-latency-"))
     ctx = Context(args, log_dir)
     if not args.redis_url and not args.url:

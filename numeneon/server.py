@@ -19,6 +19,7 @@ import asyncio
 import json
 import logging
 import os
+import resource
 import time
 import types
 from functools import partial
@@ -49,6 +50,8 @@ from numeneon.limits import (
 logger = logging.getLogger("numeneon.server")
 
 LISTEN_BACKLOG = int(os.environ.get("LISTEN_BACKLOG", "4096"))
+# How long a client may take to send a request's headers (Twisted has no such limit).
+HTTP_HEADERS_TIMEOUT_SECONDS = float(os.environ.get("HTTP_HEADERS_TIMEOUT", "10"))
 # How long a handshake may wait for the application to accept (Daphne's default: 5 s).
 WEBSOCKET_CONNECT_TIMEOUT_SECONDS = int(os.environ.get("WEBSOCKET_CONNECT_TIMEOUT", "60"))
 # Daphne's keepalive: a ping to a socket silent this long, and the connection dropped when its
@@ -196,6 +199,45 @@ _AUTOBAHN_ORIGIN_REFUSALS = (
     "HTTP Origin header appears more than once",
     "WebSocket connection denied: origin",
 )
+
+
+class NumeneonHTTPChannel(HTTPChannel):
+    """Twisted's HTTP/1.1 channel with a deadline for request headers: they must be complete
+    within HTTP_HEADERS_TIMEOUT seconds of the connection, or of the first byte of a later
+    request on it. Twisted's idle timeout restarts with every byte, so a client sending its
+    headers a byte at a time held a connection (and a descriptor) for as long as it liked."""
+
+    _headers_deadline = None
+
+    def connectionMade(self):
+        super().connectionMade()
+        self._start_headers_deadline()
+
+    def dataReceived(self, data):
+        if self.line_mode and self._headers_deadline is None:
+            self._start_headers_deadline()  # a later request on a kept-alive connection
+        super().dataReceived(data)
+
+    def allHeadersReceived(self):
+        self._stop_headers_deadline()
+        super().allHeadersReceived()
+
+    def connectionLost(self, reason):
+        self._stop_headers_deadline()
+        super().connectionLost(reason)
+
+    def _start_headers_deadline(self) -> None:
+        self._headers_deadline = reactor.callLater(HTTP_HEADERS_TIMEOUT_SECONDS, self._too_slow)
+
+    def _stop_headers_deadline(self) -> None:
+        if self._headers_deadline is not None and self._headers_deadline.active():
+            self._headers_deadline.cancel()
+        self._headers_deadline = None
+
+    def _too_slow(self) -> None:
+        self._headers_deadline = None
+        if self.transport is not None:
+            self.transport.abortConnection()
 
 
 class NumeneonWebSocketProtocol(WebSocketProtocol):
@@ -370,6 +412,8 @@ class NumeneonServer(Server):
             return protocol
 
         self.http_factory.buildProtocol = build_protocol
+        # Plain HTTP/1.1: Twisted's generic channel only adds HTTP/2 negotiation over TLS.
+        self.http_factory.protocol = NumeneonHTTPChannel
         self.ws_factory.protocol = NumeneonWebSocketProtocol
         # Send the close frame (1009 for an oversized message) instead of dropping the TCP
         # connection, which a browser would only see as 1006.
@@ -410,6 +454,17 @@ class NumeneonServer(Server):
             waited += 0.05
 
 
+def raise_descriptor_limit() -> int:
+    """Raise the soft limit of open descriptors to the hard limit (children inherit it); the
+    new soft limit. Every socket is a descriptor, and the usual soft limit of 1,024 refused
+    connections long before memory ran out."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
 class NumeneonCommandLineInterface(CommandLineInterface):
     server_class = NumeneonServer
 
@@ -427,4 +482,5 @@ class NumeneonCommandLineInterface(CommandLineInterface):
 
 
 if __name__ == "__main__":
+    raise_descriptor_limit()
     NumeneonCommandLineInterface.entrypoint()

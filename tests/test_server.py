@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import pprint
+import resource
 import time
 
 import autobahn.websocket.protocol as autobahn_protocol
@@ -21,6 +22,7 @@ from numeneon.server import (
     NumeneonWebSocketProtocol,
     _DrainWatch,
     _FormattedIfLogged,
+    raise_descriptor_limit,
 )
 
 
@@ -251,3 +253,14 @@ async def test_a_connection_is_forgotten_once_closed_and_its_application_ended(m
     await asyncio.sleep(0.01)
     server.application_checker()
     assert set(server.connections) == {other} and server._to_check == set()
+
+
+def test_the_server_raises_its_descriptor_limit_to_the_hard_limit():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, hard), hard))
+        raised = raise_descriptor_limit()
+        assert raised == (hard if hard != resource.RLIM_INFINITY else 1 << 20)
+        assert resource.getrlimit(resource.RLIMIT_NOFILE) == (raised, hard)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
