@@ -2,12 +2,21 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
 from accounts import services
-from accounts.models import User
+from accounts.models import Profile, User
+
+
+class ProfileInline(admin.StackedInline):
+    model = Profile
+    can_delete = False
+    # One profile per user; a user made here or by createsuperuser gets one on first save.
+    max_num = 1
+    min_num = 0
 
 
 @admin.register(User)
 class NumeneonUserAdmin(UserAdmin):
     actions = ["deactivate"]
+    inlines = [ProfileInline]
 
     @admin.action(description="Deactivate: block login and close their open sockets")
     def deactivate(self, request, queryset):

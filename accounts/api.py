@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import URLValidator
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -203,10 +206,91 @@ class WsTicketApi(APIView):
 
 class MeApi(APIView):
     @extend_schema(
-        responses={200: openapi.PrivateUserSerializer, **openapi.error_responses()},
+        description="You, with your profile and your email.",
+        responses={200: openapi.MeSerializer, **openapi.error_responses()},
     )
     def get(self, request):
-        return Response(selectors.user_private(request.user))
+        return Response(selectors.user_me(request.user))
+
+
+def _url(value: str, schemes: tuple[str, ...], message: str) -> str:
+    # The scheme is checked as written, lower case: URLValidator would also take "HTTPS://",
+    # which the table's constraint (and a browser's <img src> check in the web app) does not.
+    if not value.startswith(tuple(f"{scheme}://" for scheme in schemes)):
+        raise serializers.ValidationError(message)
+    try:
+        URLValidator(schemes=list(schemes))(value)
+    except DjangoValidationError:
+        raise serializers.ValidationError(message) from None
+    return value
+
+
+class ProfileApi(APIView):
+    @extend_schema_serializer(component_name="ProfileUpdateRequest")
+    class InputSerializer(serializers.Serializer):
+        bio = StrictCharField(max_length=500, required=False, allow_blank=True)
+        location = StrictCharField(max_length=100, required=False, allow_blank=True)
+        website = StrictCharField(
+            max_length=200,
+            required=False,
+            allow_blank=True,
+            help_text='An http or https URL, or "" for none.',
+        )
+        avatar = StrictCharField(
+            max_length=500,
+            required=False,
+            allow_blank=True,
+            allow_null=True,
+            help_text='An https URL of an image hosted elsewhere; null or "" removes it.',
+        )
+        first_name = StrictCharField(max_length=150, required=False, allow_blank=True)
+        last_name = StrictCharField(max_length=150, required=False, allow_blank=True)
+
+        def to_internal_value(self, data):
+            # An unknown field is refused rather than ignored: a client that misspells a field
+            # (or sends one this server does not keep) learns it instead of losing the value.
+            errors: dict = {}
+            if isinstance(data, Mapping):
+                unknown = sorted(str(name) for name in set(data) - set(self.fields))
+                errors = {name: ["Unknown field."] for name in unknown}
+            try:
+                value = super().to_internal_value(data)
+            except serializers.ValidationError as exc:
+                if not errors or not isinstance(exc.detail, dict):
+                    raise
+                raise serializers.ValidationError({**exc.detail, **errors}) from None
+            if errors:
+                raise serializers.ValidationError(errors)
+            return value
+
+        def validate_website(self, value: str) -> str:
+            return value and _url(value, ("http", "https"), "Enter an http or https URL.")
+
+        def validate_avatar(self, value: str | None) -> str | None:
+            return _url(value, ("https",), "Enter an https URL.") if value else None
+
+    @extend_schema(
+        request=InputSerializer,
+        description="Changes the fields given, and answers what `me/` answers. An unknown "
+        "field is a 400.",
+        responses={
+            200: openapi.MeSerializer,
+            **openapi.error_responses(
+                {
+                    400: openapi.validation(
+                        "a field too long, a `website` that is not an http(s) URL, an `avatar` "
+                        "that is not an https URL, a field that is not a string, an unknown field"
+                    )
+                },
+                body=True,
+            ),
+        },
+    )
+    def patch(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.profile_update(user=request.user, **serializer.validated_data)
+        return Response(selectors.user_me(user))
 
 
 class SearchApi(APIView):
@@ -214,17 +298,20 @@ class SearchApi(APIView):
         description="Users whose username, first or last name contains `q`; at most 20, "
         "never yourself.",
         parameters=[OpenApiParameter("q", str, description="What to look for.")],
-        responses={200: openapi.UserSummarySerializer(many=True), **openapi.error_responses()},
+        responses={
+            200: openapi.UserWithPictureSerializer(many=True),
+            **openapi.error_responses(),
+        },
     )
     def get(self, request):
         users = selectors.user_search(actor=request.user, query=request.query_params.get("q", ""))
-        return Response([selectors.user_summary(user) for user in users])
+        return Response([selectors.user_with_picture(user) for user in users])
 
 
 class UserDetailApi(APIView):
     @extend_schema(
         responses={
-            200: openapi.UserSummarySerializer,
+            200: openapi.ProfileUserSerializer,
             **openapi.error_responses({404: "`user_not_found`"}),
         },
     )
@@ -232,4 +319,4 @@ class UserDetailApi(APIView):
         user = selectors.user_get_by_username(username=username)
         if user is None:
             raise NotFound("user_not_found", "No such user.")
-        return Response(selectors.user_summary(user))
+        return Response(selectors.user_profile(user))

@@ -17,6 +17,39 @@ class User(AbstractUser):
         ]
 
 
+class Profile(models.Model):
+    """What a person says about themselves. One per user, keyed by the user's id, so that it
+    joins to the user on the primary key. Users made outside signup (createsuperuser, the
+    admin) have none until they first save one: readers show the empty profile then."""
+
+    user = models.OneToOneField(
+        User, on_delete=models.CASCADE, primary_key=True, related_name="profile"
+    )
+    bio = models.CharField(max_length=500, blank=True, default="")
+    location = models.CharField(max_length=100, blank=True, default="")
+    website = models.CharField(max_length=200, blank=True, default="")
+    # A URL of an image hosted elsewhere: the web app uploads the file itself and sends the URL.
+    avatar = models.CharField(max_length=500, null=True, blank=True, default=None)
+
+    class Meta:
+        constraints = [
+            # Shown as a link and an <img src> to everyone: no javascript: or data: URL.
+            models.CheckConstraint(
+                condition=models.Q(website="")
+                | models.Q(website__startswith="http://")
+                | models.Q(website__startswith="https://"),
+                name="profile_website_http",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(avatar__isnull=True) | models.Q(avatar__startswith="https://"),
+                name="profile_avatar_https",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"profile of user {self.user_id}"
+
+
 class WebSocketTicket(models.Model):
     """A single-use credential for opening one socket, so that no long-lived token sits in a
     URL. Only a hash of the ticket is stored: a database dump holds no usable ticket."""

@@ -1,4 +1,5 @@
-"""Every write to accounts: signup, login sessions and their tokens, logout, deactivation."""
+"""Every write to accounts: signup, login sessions and their tokens, logout, deactivation,
+profile edits."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import Token
 
-from accounts.models import LoginSession, User, WebSocketTicket
+from accounts.models import LoginSession, Profile, User, WebSocketTicket
 from accounts.tokens import RefreshToken, RefreshTokenClaims
 from numeneon.errors import ApplicationError
 from numeneon.limits import WS_TICKET_LIFETIME_SECONDS
@@ -51,12 +52,41 @@ def user_create(*, username: str, email: str, password: str, display_name: str =
     try:
         with transaction.atomic():
             user.save()
+            Profile.objects.create(user=user)
     except IntegrityError:
         # Lost a race with a signup of the same name: report it like the check above.
         raise ValidationError(
             _uniqueness_errors(username=username, email=email)
             or {"username": ["A user with that username already exists."]}
         ) from None
+    return user
+
+
+# What `profile_update` may change, and on which row.
+PROFILE_FIELDS = ("bio", "location", "website", "avatar")
+USER_NAME_FIELDS = ("first_name", "last_name")
+
+
+@transaction.atomic
+def profile_update(*, user: User, **changes: str | None) -> User:
+    """Saves the given profile and name fields (already validated by the caller); creates the
+    profile of a user that has none. Answers the user with the saved profile loaded."""
+    unknown = set(changes) - set(PROFILE_FIELDS) - set(USER_NAME_FIELDS)
+    if unknown:
+        raise ValueError(f"not profile fields: {sorted(unknown)}")
+    # Only the given columns are written: two edits of different fields at once both stick.
+    profile, _ = Profile.objects.get_or_create(user_id=user.pk)
+    profile_changes = {k: v for k, v in changes.items() if k in PROFILE_FIELDS}
+    if profile_changes:
+        for field, value in profile_changes.items():
+            setattr(profile, field, value)
+        profile.save(update_fields=list(profile_changes))
+    name_changes = {k: v for k, v in changes.items() if k in USER_NAME_FIELDS}
+    if name_changes:
+        for field, value in name_changes.items():
+            setattr(user, field, value)
+        user.save(update_fields=list(name_changes))
+    user.profile = profile
     return user
 
 

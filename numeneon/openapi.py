@@ -86,6 +86,34 @@ class PrivateUserSerializer(UserSummarySerializer):
     email = serializers.EmailField()
 
 
+class ProfileSerializer(serializers.Serializer):
+    bio = serializers.CharField(allow_blank=True, help_text="At most 500 characters.")
+    avatar = serializers.CharField(allow_null=True, help_text="An https URL, or null.")
+    location = serializers.CharField(allow_blank=True, help_text="At most 100 characters.")
+    website = serializers.CharField(allow_blank=True, help_text='An http(s) URL, or "".')
+
+
+class UserWithPictureSerializer(UserSummarySerializer):
+    """A user summary with the avatar URL: how search results and suggestions show people."""
+
+    profile_picture = serializers.CharField(
+        allow_null=True, help_text="The avatar URL (`profile.avatar`), or null."
+    )
+
+
+class ProfileUserSerializer(UserWithPictureSerializer):
+    """How a user's page shows them, to anyone: never the email."""
+
+    date_joined = serializers.DateTimeField()
+    profile = ProfileSerializer(help_text="Empty strings, and `avatar` null, when unset.")
+
+
+class MeSerializer(ProfileUserSerializer):
+    """How `me/` shows a user to that same user: with the email."""
+
+    email = serializers.EmailField()
+
+
 class UserBriefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
@@ -122,6 +150,12 @@ class WsTicketSerializer(serializers.Serializer):
 
 class ConfirmationSerializer(serializers.Serializer):
     message = serializers.CharField()
+
+
+class SuggestionSerializer(UserWithPictureSerializer):
+    mutual_friends_count = serializers.IntegerField(
+        help_text="How many of your friends are this person's friends."
+    )
 
 
 class IncomingFriendRequestSerializer(serializers.Serializer):

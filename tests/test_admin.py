@@ -59,3 +59,40 @@ def test_the_admin_is_closed_to_normal_users(client, alice):
     response = client.get(reverse("admin:accounts_user_changelist"))
     assert response.status_code == 302
     assert User.objects.filter(is_staff=True).count() == 0
+
+
+def test_the_user_admin_shows_and_saves_the_profile(moderator, alice):
+    from accounts.models import Profile
+    from accounts.services import profile_update
+
+    profile_update(user=alice, bio="Curious.", avatar="https://img.example.com/a.png")
+    url = reverse("admin:accounts_user_change", args=[alice.pk])
+    page = moderator.get(url)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Curious." in html
+    assert "https://img.example.com/a.png" in html
+    form = page.context["adminform"].form
+    data = {k: v for k, v in form.initial.items() if v is not None and k != "password"}
+    data.update(
+        {
+            "date_joined_0": alice.date_joined.strftime("%Y-%m-%d"),
+            "date_joined_1": alice.date_joined.strftime("%H:%M:%S"),
+            "is_active": "on",
+            "profile-TOTAL_FORMS": "1",
+            "profile-INITIAL_FORMS": "1",
+            "profile-MIN_NUM_FORMS": "0",
+            "profile-MAX_NUM_FORMS": "1",
+            "profile-0-user": str(alice.pk),
+            "profile-0-bio": "Moderated.",
+            "profile-0-location": "",
+            "profile-0-website": "",
+            "profile-0-avatar": "",
+        }
+    )
+    data.pop("last_login", None)
+    data.pop("groups", None)
+    data.pop("user_permissions", None)
+    response = moderator.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert Profile.objects.get(user=alice).bio == "Moderated."

@@ -18,6 +18,7 @@ CONTRACT_OPERATIONS = {
     ("post", "/api/auth/token/refresh/"): False,
     ("post", "/api/auth/logout/"): True,
     ("get", "/api/auth/me/"): True,
+    ("patch", "/api/auth/profile/"): True,
     ("get", "/api/auth/search/"): True,
     ("get", "/api/auth/users/{username}/"): True,
     ("post", "/api/auth/ws-ticket/"): True,
@@ -167,6 +168,25 @@ def test_contract_shapes_are_the_documented_ones(schema):
 
     assert fields("UserSummary") == {"id", "username", "first_name", "last_name"}
     assert fields("PrivateUser") == {"id", "username", "first_name", "last_name", "email"}
+    assert fields("UserWithPicture") == {
+        "id",
+        "username",
+        "first_name",
+        "last_name",
+        "profile_picture",
+    }
+    profile_user = {
+        "id",
+        "username",
+        "first_name",
+        "last_name",
+        "profile_picture",
+        "date_joined",
+        "profile",
+    }
+    assert fields("ProfileUser") == profile_user
+    assert fields("Me") == profile_user | {"email"}
+    assert fields("Profile") == {"bio", "avatar", "location", "website"}
     assert fields("Message") == {"id", "sender", "receiver", "content", "is_read", "created_at"}
     assert fields("Conversation") == {"user", "last_message", "unread_count"}
     assert fields("SignupResponse") == {"message", "user", "access", "refresh"}
@@ -206,6 +226,9 @@ def test_query_parameters_and_request_bodies_are_documented(schema):
     assert body(("post", "/api/auth/login/")) == {"username", "email", "password"}
     assert body(("post", "/api/auth/token/refresh/")) == {"refresh"}
     assert body(("post", "/api/auth/logout/")) == {"refresh"}
+    assert body(("patch", "/api/auth/profile/")) == {
+        "bio", "location", "website", "avatar", "first_name", "last_name"
+    }  # fmt: skip
     assert body(("post", "/api/messages/")) == {"receiver_id", "content"}
     assert body(("post", "/api/notifications/read/")) == {"ids", "up_to"}
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts.models import LoginSession, User
-from accounts.services import SESSION_CLAIM, user_deactivate
+from accounts.models import LoginSession, Profile, User
+from accounts.services import SESSION_CLAIM, profile_update, user_deactivate
 from conftest import PASSWORD
+from numeneon.timefmt import iso
 from tests.helpers import assert_error
 
 pytestmark = pytest.mark.django_db
@@ -16,6 +17,7 @@ SIGNUP = "/api/auth/signup/"
 LOGIN = "/api/auth/login/"
 REFRESH = "/api/auth/token/refresh/"
 LOGOUT = "/api/auth/logout/"
+EMPTY_PROFILE = {"bio": "", "avatar": None, "location": "", "website": ""}
 
 
 def signup(client, **fields):
@@ -37,8 +39,10 @@ def test_signup_creates_the_user_and_returns_tokens(anon):
         "first_name": "Dora",
         "last_name": "Marquez",
     }
+    assert Profile.objects.filter(user=user).exists()
     me = anon.get("/api/auth/me/", HTTP_AUTHORIZATION=f"Bearer {body['access']}")
     assert me.json()["id"] == user.pk
+    assert me.json()["profile"] == EMPTY_PROFILE
 
 
 @pytest.mark.parametrize(
@@ -232,13 +236,16 @@ def test_logout_needs_authentication(anon, alice):
     )
 
 
-def test_me_shows_the_users_own_email(client_for, alice):
+def test_me_shows_the_users_own_email_and_profile(client_for, alice):
     assert client_for(alice).get("/api/auth/me/").json() == {
         "id": alice.pk,
         "username": "alice",
         "first_name": "Alice",
         "last_name": "Liddell",
         "email": "alice@example.com",
+        "profile_picture": None,
+        "date_joined": iso(alice.date_joined),
+        "profile": EMPTY_PROFILE,
     }
 
 
@@ -252,13 +259,42 @@ def test_a_bad_bearer_token_gets_the_error_body(anon, header):
 def test_search_finds_others_by_name_never_yourself_and_never_their_email(
     client_for, alice, bob, charlie
 ):
+    profile_update(user=bob, avatar="https://img.example.com/bob.png")
     response = client_for(alice).get("/api/auth/search/", {"q": "b"})
     assert response.status_code == 200
     assert response.json() == [
-        {"id": bob.pk, "username": "bob", "first_name": "Bob", "last_name": "Builder"},
-        {"id": charlie.pk, "username": "charlie", "first_name": "Charlie", "last_name": "Brown"},
+        {
+            "id": bob.pk,
+            "username": "bob",
+            "first_name": "Bob",
+            "last_name": "Builder",
+            "profile_picture": "https://img.example.com/bob.png",
+        },
+        {
+            "id": charlie.pk,
+            "username": "charlie",
+            "first_name": "Charlie",
+            "last_name": "Brown",
+            "profile_picture": None,
+        },
     ]
     assert client_for(alice).get("/api/auth/search/", {"q": "alice"}).json() == []
+
+
+def test_search_reads_every_avatar_in_the_same_query_as_the_users(
+    client_for, alice, make_user, django_assert_num_queries
+):
+    for n in range(6):
+        profile_update(user=make_user(f"user{n}"), avatar=f"https://img.example.com/{n}.png")
+    make_user("userz")  # made without a profile, as by createsuperuser
+    client = client_for(alice)
+    # One for the token's user, one for the users with their profiles.
+    with django_assert_num_queries(2):
+        found = client.get("/api/auth/search/", {"q": "user"}).json()
+    assert [u["profile_picture"] for u in found] == [
+        *(f"https://img.example.com/{n}.png" for n in range(6)),
+        None,
+    ]
 
 
 def test_search_returns_at_most_twenty(client_for, alice, make_user):
@@ -271,14 +307,40 @@ def test_search_without_a_query_returns_nobody(client_for, alice, bob):
     assert client_for(alice).get("/api/auth/search/").json() == []
 
 
-def test_user_detail_is_a_summary_without_email(client_for, alice, bob):
+def test_user_detail_is_the_profile_user_without_email(client_for, alice, bob):
+    profile_update(
+        user=bob,
+        bio="Can we fix it?",
+        location="Bobsville",
+        website="http://bob.example.com",
+        avatar="https://img.example.com/bob.png",
+    )
     response = client_for(alice).get("/api/auth/users/BOB/")
     assert response.json() == {
         "id": bob.pk,
         "username": "bob",
         "first_name": "Bob",
         "last_name": "Builder",
+        "profile_picture": "https://img.example.com/bob.png",
+        "date_joined": iso(bob.date_joined),
+        "profile": {
+            "bio": "Can we fix it?",
+            "avatar": "https://img.example.com/bob.png",
+            "location": "Bobsville",
+            "website": "http://bob.example.com",
+        },
     }
+
+
+def test_user_detail_of_a_user_without_a_profile_shows_the_empty_profile(
+    client_for, alice, bob, django_assert_num_queries
+):
+    assert not Profile.objects.filter(user=bob).exists()
+    client = client_for(alice)
+    with django_assert_num_queries(2):  # the token's user, then bob with his profile
+        body = client.get("/api/auth/users/bob/").json()
+    assert body["profile"] == EMPTY_PROFILE
+    assert body["profile_picture"] is None
 
 
 def test_user_detail_of_nobody_is_404(client_for, alice):
@@ -302,3 +364,168 @@ def test_a_nul_character_in_the_path_or_query_is_a_400_not_a_database_error(
     client_for, alice, path
 ):
     assert_error(client_for(alice).get(path), 400, "bad_request")
+
+
+# --- PATCH profile/ ------------------------------------------------------------------------
+
+PROFILE = "/api/auth/profile/"
+
+
+def test_patching_the_profile_saves_it_and_answers_the_me_object(client_for, alice):
+    client = client_for(alice)
+    response = client.patch(
+        PROFILE,
+        {
+            "bio": "Curiouser and curiouser.",
+            "location": "Wonderland",
+            "website": "https://alice.example.com/about",
+            "avatar": "https://img.example.com/alice.png",
+            "first_name": "Alice P.",
+            "last_name": "Liddell-Hargreaves",
+        },
+        format="json",
+    )
+    assert response.status_code == 200
+    expected = {
+        "id": alice.pk,
+        "username": "alice",
+        "first_name": "Alice P.",
+        "last_name": "Liddell-Hargreaves",
+        "email": "alice@example.com",
+        "profile_picture": "https://img.example.com/alice.png",
+        "date_joined": iso(alice.date_joined),
+        "profile": {
+            "bio": "Curiouser and curiouser.",
+            "avatar": "https://img.example.com/alice.png",
+            "location": "Wonderland",
+            "website": "https://alice.example.com/about",
+        },
+    }
+    assert response.json() == expected
+    assert client.get("/api/auth/me/").json() == expected
+
+
+def test_patching_one_field_leaves_the_others_as_they_were(client_for, alice):
+    profile_update(user=alice, bio="Curious.", location="Oxford")
+    response = client_for(alice).patch(PROFILE, {"location": "Wonderland"}, format="json")
+    assert response.json()["profile"] == {
+        "bio": "Curious.",
+        "avatar": None,
+        "location": "Wonderland",
+        "website": "",
+    }
+    assert response.json()["first_name"] == "Alice"
+
+
+def test_patching_creates_the_profile_of_a_user_who_has_none(client_for, alice):
+    assert not Profile.objects.filter(user=alice).exists()
+    response = client_for(alice).patch(PROFILE, {"bio": "New here."}, format="json")
+    assert response.status_code == 200
+    assert Profile.objects.get(user=alice).bio == "New here."
+
+
+@pytest.mark.parametrize("cleared", [None, ""])
+def test_a_null_or_empty_avatar_clears_it(client_for, alice, cleared):
+    profile_update(user=alice, avatar="https://img.example.com/alice.png")
+    response = client_for(alice).patch(PROFILE, {"avatar": cleared}, format="json")
+    assert response.status_code == 200
+    assert response.json()["profile_picture"] is None
+    assert response.json()["profile"]["avatar"] is None
+    assert Profile.objects.get(user=alice).avatar is None
+
+
+def test_an_empty_website_removes_it(client_for, alice):
+    profile_update(user=alice, website="https://alice.example.com")
+    response = client_for(alice).patch(PROFILE, {"website": ""}, format="json")
+    assert response.json()["profile"]["website"] == ""
+
+
+def test_an_empty_patch_changes_nothing_and_answers_the_me_object(client_for, alice):
+    response = client_for(alice).patch(PROFILE, {}, format="json")
+    assert response.status_code == 200
+    assert response.json()["profile"] == EMPTY_PROFILE
+    assert response.json()["email"] == "alice@example.com"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"avatar": "http://img.example.com/alice.png"}, "avatar: Enter an https URL."),
+        ({"avatar": "HTTPS://img.example.com/alice.png"}, "avatar: Enter an https URL."),
+        ({"avatar": "javascript:alert(1)"}, "avatar: Enter an https URL."),
+        ({"avatar": "https://"}, "avatar: Enter an https URL."),
+        (
+            {"avatar": "https://img.example.com/" + "a" * 480},
+            "avatar: Ensure this field has no more than 500 characters.",
+        ),
+        ({"website": "ftp://alice.example.com"}, "website: Enter an http or https URL."),
+        ({"website": "alice.example.com"}, "website: Enter an http or https URL."),
+        ({"website": "javascript:alert(1)"}, "website: Enter an http or https URL."),
+        (
+            {"website": "https://alice.example.com/" + "a" * 180},
+            "website: Ensure this field has no more than 200 characters.",
+        ),
+        ({"bio": "x" * 10_000}, "bio: Ensure this field has no more than 500 characters."),
+        ({"bio": "x" * 501}, "bio: Ensure this field has no more than 500 characters."),
+        ({"location": "x" * 101}, "location: Ensure this field has no more than 100 characters."),
+        (
+            {"first_name": "x" * 151},
+            "first_name: Ensure this field has no more than 150 characters.",
+        ),
+        ({"bio": None}, "bio: This field may not be null."),
+        ({"bio": 42}, "bio: Must be a string."),
+        ({"last_name": ["Liddell"]}, "last_name: Must be a string."),
+        ({"bio": "nul \x00 byte"}, "bio: Null characters are not allowed."),
+    ],
+)
+def test_a_bad_profile_field_is_a_400_naming_it(client_for, alice, body, message):
+    response = client_for(alice).patch(PROFILE, body, format="json")
+    error = assert_error(response, 400, "validation_error")
+    assert error == {
+        "detail": message,
+        "error": message,
+        "code": "validation_error",
+        "errors": {next(iter(body)): [message.split(": ", 1)[1]]},
+    }
+    assert not Profile.objects.filter(user=alice).exists()
+
+
+def test_an_unknown_field_is_a_400_naming_it(client_for, alice):
+    response = client_for(alice).patch(
+        PROFILE, {"bio": "Hi", "email": "x@example.com"}, format="json"
+    )
+    assert assert_error(response, 400, "validation_error") == {
+        "detail": "email: Unknown field.",
+        "error": "email: Unknown field.",
+        "code": "validation_error",
+        "errors": {"email": ["Unknown field."]},
+    }
+    alice.refresh_from_db()
+    assert alice.email == "alice@example.com"
+    assert not Profile.objects.filter(user=alice).exists()
+
+
+def test_unknown_and_bad_fields_are_all_named_at_once(client_for, alice):
+    body = {"avatar": "http://x.example.com/a.png", "colour": "red", "bio": "x" * 501}
+    response = client_for(alice).patch(PROFILE, body, format="json")
+    errors = assert_error(response, 400, "validation_error")["errors"]
+    assert errors == {
+        "avatar": ["Enter an https URL."],
+        "bio": ["Ensure this field has no more than 500 characters."],
+        "colour": ["Unknown field."],
+    }
+
+
+@pytest.mark.parametrize("body", ["[]", '"bio"', "null", "42"])
+def test_a_body_that_is_not_an_object_is_a_400(client_for, alice, body):
+    response = client_for(alice).patch(PROFILE, body, content_type="application/json")
+    assert_error(response, 400, response.json()["code"])
+
+
+def test_patching_the_profile_needs_authentication(anon):
+    assert_error(anon.patch(PROFILE, {"bio": "Hi"}, format="json"), 401, "not_authenticated")
+
+
+def test_the_profile_is_only_patched_not_put(client_for, alice):
+    response = client_for(alice).put(PROFILE, {"bio": "Hi"}, format="json")
+    assert_error(response, 405, "method_not_allowed")

@@ -149,6 +149,15 @@ def test_the_contract_flows_get_the_answers_the_schema_describes(server_a):
         refreshed = call(None, "POST", "/api/auth/token/refresh/", 200, body=alice_refresh)
         assert refreshed["refresh"] == alice.refresh
     call(alice, "GET", "/api/auth/me/", 200)
+    profile = {
+        "bio": "Hi",
+        "website": "https://a.example.com",
+        "avatar": "https://a.example.com/a.png",
+    }
+    call(alice, "PATCH", "/api/auth/profile/", 200, body=profile)
+    call(alice, "PATCH", "/api/auth/profile/", 200, body={"avatar": None})
+    call(alice, "PATCH", "/api/auth/profile/", 400, body={"avatar": "http://a.example.com/a.png"})
+    call(alice, "PATCH", "/api/auth/profile/", 400, body={"nickname": "al"})
     assert call(alice, "GET", "/api/auth/search/", 200, query={"q": bob.username[:-3]})
     call(
         alice, "GET", "/api/auth/users/{username}/", 200, path_parameters={"username": bob.username}
