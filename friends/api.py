@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.selectors import user_summary
+from accounts.selectors import user_summary, user_with_picture
 from friends import selectors, services
 from friends.models import FriendRequest
 from numeneon import openapi
+from numeneon.fields import IdField
 from numeneon.timefmt import iso
 
 
@@ -30,6 +31,36 @@ class FriendListApi(APIView):
     )
     def get(self, request):
         return Response([user_summary(u) for u in selectors.friend_list(user=request.user)])
+
+
+class SuggestionsApi(APIView):
+    class QuerySerializer(serializers.Serializer):
+        limit = IdField(required=False, help_text="At most 50 (a larger one is capped).")
+
+    @extend_schema(
+        parameters=[QuerySerializer],
+        description="People you may know, at most `limit` (default 20): not you, not your "
+        "friends, not inactive, no pending request with you either way; most mutual friends "
+        "first, then the newest accounts.",
+        responses={
+            200: openapi.SuggestionSerializer(many=True),
+            **openapi.error_responses({400: openapi.validation("`limit` not a positive integer")}),
+        },
+    )
+    def get(self, request):
+        # A plain dict: given a QueryDict, DRF reads `?limit=` as "not given" instead of a 400.
+        query = self.QuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        limit = min(
+            query.validated_data.get("limit", selectors.SUGGESTIONS_DEFAULT_LIMIT),
+            selectors.SUGGESTIONS_MAX_LIMIT,
+        )
+        return Response(
+            [
+                {**user_with_picture(user), "mutual_friends_count": user.mutual_friends_count}
+                for user in selectors.friend_suggestions(user=request.user, limit=limit)
+            ]
+        )
 
 
 class IncomingRequestsApi(APIView):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from accounts.models import User
 from friends.models import FriendRequest, Friendship, ordered_pair
@@ -87,3 +88,55 @@ def outgoing_requests(*, user: User) -> QuerySet[FriendRequest]:
         .select_related("to_user")
         .order_by("-created_at", "-id")
     )
+
+
+SUGGESTIONS_DEFAULT_LIMIT = 20
+SUGGESTIONS_MAX_LIMIT = 50
+
+
+def _count(rows: QuerySet) -> Coalesce:
+    """How many rows a correlated queryset has, as an expression (0 when none)."""
+    counted = rows.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def friend_suggestions(*, user: User, limit: int) -> list[User]:
+    """People `user` may know, at most `limit`, each with `mutual_friends_count` and its
+    profile loaded: most mutual friends first, then the newest accounts. Never `user`, a
+    friend, an inactive user, or anyone with a pending request with `user` either way.
+
+    Two statements whatever the size of the network: friends of friends with their counts,
+    then, when they are fewer than `limit`, the newest other accounts."""
+    friend_ids = User.objects.filter(
+        Q(pk__in=Friendship.objects.filter(user_low=user).values("user_high"))
+        | Q(pk__in=Friendship.objects.filter(user_high=user).values("user_low"))
+    ).values("pk")
+    pending = FriendRequest.objects.filter(status=FriendRequest.Status.PENDING)
+    eligible = (
+        User.objects.filter(is_active=True)
+        .exclude(pk=user.pk)
+        .exclude(pk__in=friend_ids)
+        .exclude(pk__in=pending.filter(from_user=user).values("to_user"))
+        .exclude(pk__in=pending.filter(to_user=user).values("from_user"))
+        .select_related("profile")
+    )
+    # A friendship row is one pair, lower id first: a friend of a friend is on either side.
+    friends_of_friends = Q(
+        pk__in=Friendship.objects.filter(user_low__in=friend_ids).values("user_high")
+    ) | Q(pk__in=Friendship.objects.filter(user_high__in=friend_ids).values("user_low"))
+    mutual = _count(
+        Friendship.objects.filter(user_low=OuterRef("pk"), user_high__in=friend_ids)
+    ) + _count(Friendship.objects.filter(user_high=OuterRef("pk"), user_low__in=friend_ids))
+    suggested = list(
+        eligible.filter(friends_of_friends)
+        .annotate(mutual_friends_count=mutual)
+        .order_by("-mutual_friends_count", "-date_joined", "-pk")[:limit]
+    )
+    if len(suggested) < limit:
+        newest = (
+            eligible.exclude(pk__in=[u.pk for u in suggested])
+            .annotate(mutual_friends_count=Value(0))
+            .order_by("-date_joined", "-pk")[: limit - len(suggested)]
+        )
+        suggested += list(newest)
+    return suggested

@@ -4,6 +4,7 @@ from friends import api
 
 urlpatterns = [
     path("", api.FriendListApi.as_view(), name="friend-list"),
+    path("suggestions/", api.SuggestionsApi.as_view(), name="friend-suggestions"),
     path("requests/", api.IncomingRequestsApi.as_view(), name="friend-requests"),
     path("requests/sent/", api.OutgoingRequestsApi.as_view(), name="friend-requests-sent"),
     path("request/<id:user_id>/", api.SendRequestApi.as_view(), name="friend-request"),

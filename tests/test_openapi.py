@@ -23,6 +23,7 @@ CONTRACT_OPERATIONS = {
     ("get", "/api/auth/users/{username}/"): True,
     ("post", "/api/auth/ws-ticket/"): True,
     ("get", "/api/friends/"): True,
+    ("get", "/api/friends/suggestions/"): True,
     ("get", "/api/friends/requests/"): True,
     ("get", "/api/friends/requests/sent/"): True,
     ("post", "/api/friends/request/{user_id}/"): True,
@@ -187,6 +188,7 @@ def test_contract_shapes_are_the_documented_ones(schema):
     assert fields("ProfileUser") == profile_user
     assert fields("Me") == profile_user | {"email"}
     assert fields("Profile") == {"bio", "avatar", "location", "website"}
+    assert fields("Suggestion") == fields("UserWithPicture") | {"mutual_friends_count"}
     assert fields("Message") == {"id", "sender", "receiver", "content", "is_read", "created_at"}
     assert fields("Conversation") == {"user", "last_message", "unread_count"}
     assert fields("SignupResponse") == {"message", "user", "access", "refresh"}
@@ -216,6 +218,7 @@ def test_query_parameters_and_request_bodies_are_documented(schema):
         "limit": False,
     }
     assert query(("post", "/api/messages/read_all/")) == {"user_id": True}
+    assert query(("get", "/api/friends/suggestions/")) == {"limit": False}
     assert query(("get", "/api/notifications/")) == {"after": False, "limit": False}
 
     def body(key: tuple[str, str]) -> set[str]:

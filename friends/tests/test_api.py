@@ -773,3 +773,92 @@ def test_a_refused_request_schedules_no_push(
 
     assert response.status_code == 400
     assert callbacks == []
+
+
+# --- suggestions/ ---------------------------------------------------------------------------
+
+SUGGESTIONS = BASE + "suggestions/"
+
+
+def test_suggestions_are_people_you_may_know_with_their_mutual_friend_counts(
+    client_for, alice, bob, charlie, make_user, befriend
+):
+    from accounts.services import profile_update
+
+    dave = make_user("dave", last_name="Dent")
+    befriend(alice, bob)
+    befriend(bob, charlie)
+    profile_update(user=charlie, avatar="https://img.example.com/c.png")
+    response = client_for(alice).get(SUGGESTIONS)
+    assert response.status_code == 200
+    assert response.json() == [
+        {
+            "id": charlie.pk,
+            "username": "charlie",
+            "first_name": "Charlie",
+            "last_name": "Brown",
+            "profile_picture": "https://img.example.com/c.png",
+            "mutual_friends_count": 1,
+        },
+        {
+            "id": dave.pk,
+            "username": "dave",
+            "first_name": "Dave",
+            "last_name": "Dent",
+            "profile_picture": None,
+            "mutual_friends_count": 0,
+        },
+    ]
+
+
+def test_suggestions_default_to_twenty_and_cap_the_limit_at_fifty(client_for, alice, make_user):
+    from accounts.models import User
+
+    User.objects.bulk_create(
+        [User(username=f"u{n:02d}", email=f"u{n:02d}@example.com") for n in range(60)]
+    )
+    client = client_for(alice)
+    assert len(client.get(SUGGESTIONS).json()) == 20
+    assert len(client.get(SUGGESTIONS, {"limit": 3}).json()) == 3
+    assert len(client.get(SUGGESTIONS, {"limit": 50}).json()) == 50
+    assert len(client.get(SUGGESTIONS, {"limit": 51}).json()) == 50
+    assert len(client.get(SUGGESTIONS, {"limit": 10**18}).json()) == 50
+
+
+@pytest.mark.parametrize("limit", ["-1", "0", "x", "", "1.5", "99999999999999999999", " "])
+def test_a_suggestion_limit_that_is_not_a_positive_integer_is_a_400(client_for, alice, limit):
+    response = client_for(alice).get(SUGGESTIONS, {"limit": limit})
+    body = assert_error(response, 400, "validation_error")
+    assert list(body["errors"]) == ["limit"]
+    assert body["detail"] == f"limit: {body['errors']['limit'][0]}"
+
+
+def test_a_limit_of_minus_one_gets_the_contracts_error_body(client_for, alice):
+    response = client_for(alice).get(SUGGESTIONS, {"limit": -1})
+    assert response.json() == {
+        "detail": "limit: Must be a positive integer.",
+        "error": "limit: Must be a positive integer.",
+        "code": "validation_error",
+        "errors": {"limit": ["Must be a positive integer."]},
+    }
+
+
+def test_suggestions_need_authentication(anon):
+    assert_error(anon.get(SUGGESTIONS), 401, "not_authenticated")
+
+
+def test_suggestions_take_a_bounded_number_of_queries(
+    client_for, alice, make_user, befriend, django_assert_num_queries
+):
+    client = client_for(alice)
+    for size in (2, 10):
+        friends = [make_user(f"f{size}-{i}") for i in range(size)]
+        for i, friend in enumerate(friends):
+            befriend(alice, friend)
+            befriend(friend, make_user(f"fof{size}-{i}"))
+        # The token's user, friends of friends with their counts and profiles, the newest.
+        with django_assert_num_queries(3):
+            body = client.get(SUGGESTIONS).json()
+        assert sum(entry["mutual_friends_count"] for entry in body) == len(
+            [e for e in body if e["username"].startswith("fof")]
+        )

@@ -180,6 +180,9 @@ def test_the_contract_flows_get_the_answers_the_schema_describes(server_a):
     call(bob, "POST", "/api/friends/accept/{request_id}/", 201, path_parameters=request)
     call(bob, "POST", "/api/friends/accept/{request_id}/", 404, path_parameters=request)
     assert call(alice, "GET", "/api/friends/", 200)
+    call(carol, "GET", "/api/friends/suggestions/", 200)
+    call(carol, "GET", "/api/friends/suggestions/", 200, query={"limit": 1})
+    call(carol, "GET", "/api/friends/suggestions/", 400, query={"limit": -1})
     asked = call(
         carol, "POST", "/api/friends/request/{user_id}/", 201, path_parameters={"user_id": alice.id}
     )
