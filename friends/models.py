@@ -56,15 +56,20 @@ class FriendRequest(models.Model):
 class Friendship(models.Model):
     """One row per pair, lower id first: symmetric by construction."""
 
+    # No index of their own: the two below serve lookups by either side, and answer a user's
+    # friends (and friends of friends) from the index alone.
     user_low = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
     )
     user_high = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
     )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        indexes = [
+            models.Index(fields=["user_high", "user_low"], name="friendship_by_high"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(user_low__lt=models.F("user_high")),

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from django.db import connection
-from django.db.models import F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Q, QuerySet
 
 from accounts.models import User
 from friends.models import FriendRequest, Friendship, ordered_pair
@@ -94,10 +93,57 @@ SUGGESTIONS_DEFAULT_LIMIT = 20
 SUGGESTIONS_MAX_LIMIT = 50
 
 
-def _count(rows: QuerySet) -> Coalesce:
-    """How many rows a correlated queryset has, as an expression (0 when none)."""
-    counted = rows.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n")
-    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+# Friends of friends counted and ranked by the database, in one statement: through the ORM
+# the counting took one query per side and every candidate's id and date back to Python.
+_SUGGESTIONS_SQL = """
+WITH friend AS (
+    SELECT user_high_id AS id FROM friends_friendship WHERE user_low_id = %(user)s
+    UNION ALL
+    SELECT user_low_id FROM friends_friendship WHERE user_high_id = %(user)s
+),
+excluded AS (
+    SELECT id FROM friend
+    UNION ALL SELECT %(user)s
+    UNION ALL
+    SELECT to_user_id FROM friends_friendrequest
+    WHERE from_user_id = %(user)s AND status = 'pending'
+    UNION ALL
+    SELECT from_user_id FROM friends_friendrequest
+    WHERE to_user_id = %(user)s AND status = 'pending'
+),
+mutual AS (
+    SELECT candidate, COUNT(*) AS n FROM (
+        SELECT f.user_high_id AS candidate
+        FROM friends_friendship f JOIN friend ON f.user_low_id = friend.id
+        UNION ALL
+        SELECT f.user_low_id
+        FROM friends_friendship f JOIN friend ON f.user_high_id = friend.id
+    ) AS reached
+    WHERE candidate NOT IN (SELECT id FROM excluded)
+    GROUP BY candidate
+)
+SELECT id, n FROM (
+    SELECT id, n, date_joined FROM (
+        SELECT u.id, m.n, u.date_joined
+        FROM mutual m JOIN accounts_user u ON u.id = m.candidate
+        WHERE u.is_active
+        ORDER BY m.n DESC, u.date_joined DESC, u.id DESC
+        LIMIT %(limit)s
+    ) AS known
+    UNION ALL
+    SELECT id, n, date_joined FROM (
+        SELECT u.id, 0 AS n, u.date_joined
+        FROM accounts_user u
+        WHERE u.is_active
+          AND u.id NOT IN (SELECT id FROM excluded)
+          AND u.id NOT IN (SELECT candidate FROM mutual)
+        ORDER BY u.date_joined DESC, u.id DESC
+        LIMIT %(limit)s
+    ) AS newest
+) AS suggested
+ORDER BY n DESC, date_joined DESC, id DESC
+LIMIT %(limit)s
+"""
 
 
 def friend_suggestions(*, user: User, limit: int) -> list[User]:
@@ -105,38 +151,19 @@ def friend_suggestions(*, user: User, limit: int) -> list[User]:
     profile loaded: most mutual friends first, then the newest accounts. Never `user`, a
     friend, an inactive user, or anyone with a pending request with `user` either way.
 
-    Two statements whatever the size of the network: friends of friends with their counts,
-    then, when they are fewer than `limit`, the newest other accounts."""
-    friend_ids = User.objects.filter(
-        Q(pk__in=Friendship.objects.filter(user_low=user).values("user_high"))
-        | Q(pk__in=Friendship.objects.filter(user_high=user).values("user_low"))
-    ).values("pk")
-    pending = FriendRequest.objects.filter(status=FriendRequest.Status.PENDING)
-    eligible = (
-        User.objects.filter(is_active=True)
-        .exclude(pk=user.pk)
-        .exclude(pk__in=friend_ids)
-        .exclude(pk__in=pending.filter(from_user=user).values("to_user"))
-        .exclude(pk__in=pending.filter(to_user=user).values("from_user"))
-        .select_related("profile")
-    )
-    # A friendship row is one pair, lower id first: a friend of a friend is on either side.
-    friends_of_friends = Q(
-        pk__in=Friendship.objects.filter(user_low__in=friend_ids).values("user_high")
-    ) | Q(pk__in=Friendship.objects.filter(user_high__in=friend_ids).values("user_low"))
-    mutual = _count(
-        Friendship.objects.filter(user_low=OuterRef("pk"), user_high__in=friend_ids)
-    ) + _count(Friendship.objects.filter(user_high=OuterRef("pk"), user_low__in=friend_ids))
-    suggested = list(
-        eligible.filter(friends_of_friends)
-        .annotate(mutual_friends_count=mutual)
-        .order_by("-mutual_friends_count", "-date_joined", "-pk")[:limit]
-    )
-    if len(suggested) < limit:
-        newest = (
-            eligible.exclude(pk__in=[u.pk for u in suggested])
-            .annotate(mutual_friends_count=Value(0))
-            .order_by("-date_joined", "-pk")[: limit - len(suggested)]
-        )
-        suggested += list(newest)
+    Two statements whatever the size of the network: the ranking, then the users chosen with
+    their profiles."""
+    with connection.cursor() as cursor:
+        cursor.execute(_SUGGESTIONS_SQL, {"user": user.pk, "limit": limit})
+        ranked = cursor.fetchall()
+    if not ranked:
+        return []
+    users = User.objects.filter(pk__in=[pk for pk, _ in ranked]).select_related("profile")
+    by_id = {one.pk: one for one in users}
+    suggested = []
+    for pk, mutual_friends_count in ranked:
+        # A user deleted between the two statements is left out.
+        if pk in by_id:
+            by_id[pk].mutual_friends_count = mutual_friends_count
+            suggested.append(by_id[pk])
     return suggested
