@@ -19,6 +19,8 @@ import os
 import random
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from bench.common import BASE_DIR, SECRET_KEY, latency_summary, log, script_parser
 
@@ -244,6 +246,117 @@ def measure(samples: int, limit: int | None, seed: int) -> dict:
     }
 
 
+def suggestions_through_the_orm(*, user, limit: int) -> list:
+    """The reference for the written-out statement of friends.selectors.friend_suggestions:
+    the same answer through QuerySets. The ids go from one statement to the next as lists
+    (PostgreSQL plans `IN (subquery) OR IN (subquery)` as a scan of every user), and the
+    counting and ranking of friends of friends happens in Python: five statements."""
+    from collections import Counter
+
+    from django.db.models import F, Value
+
+    from accounts.models import User
+    from friends.models import FriendRequest, Friendship
+
+    pending = FriendRequest.objects.filter(status=FriendRequest.Status.PENDING)
+
+    def others(rows, column: str, friend: bool):
+        return rows.annotate(other=F(column), friend=Value(friend)).values_list("other", "friend")
+
+    related = others(Friendship.objects.filter(user_low=user), "user_high", True).union(
+        others(Friendship.objects.filter(user_high=user), "user_low", True),
+        others(pending.filter(from_user=user), "to_user", False),
+        others(pending.filter(to_user=user), "from_user", False),
+        all=True,
+    )
+    friend_ids, excluded = [], {user.pk}
+    for other_id, is_friend in related:
+        excluded.add(other_id)
+        if is_friend:
+            friend_ids.append(other_id)
+    mutual: Counter[int] = Counter()
+    if friend_ids:
+        mutual.update(
+            Friendship.objects.filter(user_low__in=friend_ids)
+            .values_list("user_high", flat=True)
+            .union(
+                Friendship.objects.filter(user_high__in=friend_ids).values_list(
+                    "user_low", flat=True
+                ),
+                all=True,
+            )
+        )
+    for other_id in excluded:
+        mutual.pop(other_id, None)
+    ranked = sorted(
+        User.objects.filter(pk__in=list(mutual), is_active=True).values_list("pk", "date_joined"),
+        key=lambda row: (mutual[row[0]], row[1], row[0]),
+        reverse=True,
+    )[:limit]
+    chosen = User.objects.filter(pk__in=[pk for pk, _ in ranked]).select_related("profile")
+    by_id = {one.pk: one for one in chosen} if ranked else {}
+    suggested = [by_id[pk] for pk, _ in ranked if pk in by_id]
+    for one in suggested:
+        one.mutual_friends_count = mutual[one.pk]
+    if len(suggested) < limit:
+        newest = (
+            User.objects.filter(is_active=True)
+            .exclude(pk__in=[*excluded, *mutual])
+            .select_related("profile")
+            .order_by("-date_joined", "-pk")[: limit - len(suggested)]
+        )
+        for one in newest:
+            one.mutual_friends_count = 0
+            suggested.append(one)
+    return suggested
+
+
+@contextmanager
+def through_the_orm() -> Iterator[None]:
+    """The view answers with suggestions_through_the_orm meanwhile, after checking, for a
+    few users, that it gives the same answer as the project's statement."""
+    from accounts.models import User
+    from friends import selectors
+
+    for user in User.objects.filter(is_active=True).order_by("?")[:20]:
+        project = selectors.friend_suggestions(user=user, limit=20)
+        orm = suggestions_through_the_orm(user=user, limit=20)
+        assert [(u.pk, u.mutual_friends_count) for u in project] == [
+            (u.pk, u.mutual_friends_count) for u in orm
+        ], user.pk
+    original = selectors.friend_suggestions
+    selectors.friend_suggestions = suggestions_through_the_orm
+    try:
+        yield
+    finally:
+        selectors.friend_suggestions = original
+
+
+@contextmanager
+def without_suggestion_indexes() -> Iterator[None]:
+    """The schema before suggestions: no index on date_joined, and one single-column index
+    per side of a friendship (Django's foreign key indexes) instead of the two-column ones."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("DROP INDEX user_date_joined")
+        cursor.execute("DROP INDEX friendship_by_high")
+        cursor.execute("CREATE INDEX bench_friendship_low ON friends_friendship (user_low_id)")
+        cursor.execute("CREATE INDEX bench_friendship_high ON friends_friendship (user_high_id)")
+        cursor.execute("ANALYZE friends_friendship")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP INDEX bench_friendship_low")
+            cursor.execute("DROP INDEX bench_friendship_high")
+            cursor.execute('CREATE INDEX user_date_joined ON accounts_user (date_joined, "id")')
+            cursor.execute(
+                "CREATE INDEX friendship_by_high ON friends_friendship (user_high_id, user_low_id)"
+            )
+            cursor.execute("ANALYZE friends_friendship")
+
+
 def explain(user_id: int, limit: int) -> str:
     """The plan of the suggestion statements for one user, as PostgreSQL ran them."""
     from django.db import connection
@@ -277,6 +390,16 @@ def main() -> None:
         "--reuse", action="store_true", help="keep the database, and reuse the one kept"
     )
     parser.add_argument("--explain", action="store_true", help="print one user's query plans")
+    parser.add_argument(
+        "--compare-orm",
+        action="store_true",
+        help="measure again with the reference written with QuerySets (five statements)",
+    )
+    parser.add_argument(
+        "--compare-indexes",
+        action="store_true",
+        help="measure again without the indexes the suggestions brought (then restore them)",
+    )
     args = parser.parse_args()
 
     reused = prepare_database(args.db_url, args.db_name, args.reuse)
@@ -287,20 +410,37 @@ def main() -> None:
             build_network(args.users, args.friendships, args.pending, args.seed)
             log(f"network built in {time.monotonic() - started:.0f} s")
         network = describe_network()
-        log("network: " + ", ".join(f"{k} {v:,.1f}" for k, v in network.items()))
-        result = measure(args.samples, args.limit, args.seed)
-        lat = result["latency"]
+        log(
+            "network: "
+            + ", ".join(f"{k} {v:,.{0 if k != 'mean degree' else 1}f}" for k, v in network.items())
+        )
+        rows = [("the project's", measure(args.samples, args.limit, args.seed))]
+        if args.compare_orm:
+            with through_the_orm():
+                rows.append(
+                    ("the same through the ORM", measure(args.samples, args.limit, args.seed))
+                )
+        if args.compare_indexes:
+            with without_suggestion_indexes():
+                rows.append(
+                    (
+                        "the project's, without its indexes",
+                        measure(args.samples, args.limit, args.seed),
+                    )
+                )
         print()
         print(
-            "| samples | p50 ms | p90 ms | p99 ms | max ms | Python CPU ms | queries | answers "
-            "| top mutual |"
+            "| suggestions | samples | p50 ms | p90 ms | p99 ms | max ms | Python CPU ms | queries "
+            "| answers | top mutual |"
         )
-        print("|---|---|---|---|---|---|---|---|---|")
-        print(
-            f"| {lat['n']} | {lat['p50']:.1f} | {lat['p90']:.1f} | {lat['p99']:.1f} "
-            f"| {lat['max']:.1f} | {result['cpu']:.1f} | {result['queries']} "
-            f"| {result['answers']:.1f} | {result['top mutual']:.1f} |"
-        )
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for name, result in rows:
+            lat = result["latency"]
+            print(
+                f"| {name} | {lat['n']} | {lat['p50']:.1f} | {lat['p90']:.1f} "
+                f"| {lat['p99']:.1f} | {lat['max']:.1f} | {result['cpu']:.1f} "
+                f"| {result['queries']} | {result['answers']:.1f} | {result['top mutual']:.1f} |"
+            )
         print(
             "\nms: each whole request through the real view, in process (DRF's test client): "
             "authentication, the statements, the JSON. Python CPU: this process's CPU per "
