@@ -93,8 +93,9 @@ SUGGESTIONS_DEFAULT_LIMIT = 20
 SUGGESTIONS_MAX_LIMIT = 50
 
 
-# Friends of friends counted and ranked by the database, in one statement: through the ORM
-# the counting took one query per side and every candidate's id and date back to Python.
+# Written out: the database counts and ranks friends of friends in one statement, where
+# QuerySets took five and carried every candidate's id and join date to Python to rank them
+# (the reference is in bench/suggestions.py, `--compare-orm`).
 _SUGGESTIONS_SQL = """
 WITH friend AS (
     SELECT user_high_id AS id FROM friends_friendship WHERE user_low_id = %(user)s
