@@ -8,7 +8,8 @@ from accounts.models import Profile, User
 class ProfileInline(admin.StackedInline):
     model = Profile
     can_delete = False
-    # One profile per user; a user made here or by createsuperuser gets one on first save.
+    # One profile per user. A user made here or by createsuperuser has none until it is filled
+    # in below or they edit their own: the API shows the empty profile meanwhile.
     max_num = 1
     min_num = 0
 
