@@ -201,7 +201,34 @@ def describe_network() -> dict[str, float]:
     }
 
 
-def measure(samples: int, limit: int | None, seed: int) -> dict:
+def add_hubs(hubs: int, friends_each: int, seed: int) -> list[int]:
+    """`hubs` active users given `friends_each` more friends at random: people whose friends
+    of friends run to tens of thousands of rows, and whose friends each reach their crowd."""
+    from django.db import connection
+
+    from accounts.models import User
+
+    ids = list(User.objects.filter(is_active=True).order_by("id").values_list("id", flat=True))
+    chosen = random.Random(seed + 1).sample(ids, hubs)
+    low_id, high_id = ids[0], ids[-1]
+    with connection.cursor() as cursor:
+        for hub in chosen:
+            cursor.execute(
+                """
+                INSERT INTO friends_friendship (user_low_id, user_high_id, created_at)
+                SELECT DISTINCT LEAST(%(hub)s, other), GREATEST(%(hub)s, other), now()
+                FROM (SELECT %(low)s + floor(random() * %(span)s)::int AS other
+                      FROM generate_series(1, %(count)s)) AS others
+                WHERE other <> %(hub)s
+                ON CONFLICT DO NOTHING
+                """,
+                {"hub": hub, "low": low_id, "span": high_id - low_id + 1, "count": friends_each},
+            )
+        cursor.execute("VACUUM ANALYZE friends_friendship")
+    return chosen
+
+
+def measure(samples: int, limit: int | None, seed: int, user_ids: list[int] | None = None) -> dict:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
     from rest_framework.test import APIClient
@@ -209,8 +236,11 @@ def measure(samples: int, limit: int | None, seed: int) -> dict:
 
     from accounts.models import User
 
-    ids = list(User.objects.filter(is_active=True).values_list("id", flat=True))
-    chosen = random.Random(seed).sample(ids, samples)
+    if user_ids is None:
+        ids = list(User.objects.filter(is_active=True).values_list("id", flat=True))
+        chosen = random.Random(seed).sample(ids, samples)
+    else:
+        chosen = user_ids
     users = {user.pk: user for user in User.objects.filter(pk__in=chosen)}
     tokens = [f"Bearer {AccessToken.for_user(users[user_id])}" for user_id in chosen]
     query = {"limit": limit} if limit else {}
@@ -218,7 +248,7 @@ def measure(samples: int, limit: int | None, seed: int) -> dict:
     # (WhiteNoise then scans the static files), which no server does per request.
     client = APIClient()
 
-    for token in tokens[:20]:  # warm-up: connection, caches, the first plans
+    for token in (tokens * 20)[:20]:  # warm-up: connection, caches, the first plans
         response = client.get("/api/friends/suggestions/", query, HTTP_AUTHORIZATION=token)
         assert response.status_code == 200, response.content
 
@@ -391,6 +421,14 @@ def main() -> None:
     )
     parser.add_argument("--explain", action="store_true", help="print one user's query plans")
     parser.add_argument(
+        "--hubs",
+        type=int,
+        default=0,
+        help="then give this many users --hub-friends more friends, and measure them (this "
+        "adds friendships to a reused database)",
+    )
+    parser.add_argument("--hub-friends", type=int, default=2000)
+    parser.add_argument(
         "--compare-orm",
         action="store_true",
         help="measure again with the reference written with QuerySets (five statements)",
@@ -420,6 +458,13 @@ def main() -> None:
                 rows.append(
                     ("the same through the ORM", measure(args.samples, args.limit, args.seed))
                 )
+        if args.hubs:
+            hubs = add_hubs(args.hubs, args.hub_friends, args.seed)
+            log(f"{args.hubs} hubs with {args.hub_friends:,} more friends each")
+            rows.append(
+                (f"the {args.hubs} hubs", measure(args.samples, args.limit, args.seed, hubs))
+            )
+            rows.append(("random users, hubs added", measure(args.samples, args.limit, args.seed)))
         if args.compare_indexes:
             with without_suggestion_indexes():
                 rows.append(
