@@ -34,6 +34,9 @@ def _uniqueness_errors(*, username: str, email: str) -> dict[str, list[str]]:
 
 
 def user_create(*, username: str, email: str, password: str, display_name: str = "") -> User:
+    # NFKC, as Django's own forms and create_user do: a full-width or otherwise compatible
+    # twin of a name is that name, and the case-insensitive check below sees it.
+    username = User.normalize_username(username)
     first_name, _, last_name = display_name.strip().partition(" ")
     user = User(
         username=username,
@@ -131,6 +134,7 @@ def _live_session_of(token: Token) -> int | None:
 
 
 def user_login(*, password: str, username: str = "", email: str = "") -> User:
+    username = User.normalize_username(username)
     lookup = Q(username__iexact=username) if username else Q(email__iexact=email)
     match = User.objects.filter(lookup).values_list("username", flat=True).first()
     # An unknown name still goes through authenticate() so that it costs a password hash.

@@ -529,3 +529,20 @@ def test_patching_the_profile_needs_authentication(anon):
 def test_the_profile_is_only_patched_not_put(client_for, alice):
     response = client_for(alice).put(PROFILE, {"bio": "Hi"}, format="json")
     assert_error(response, 405, "method_not_allowed")
+
+
+# Full-width, then a compatibility ligature and a superscript: each is "alice" under NFKC.
+@pytest.mark.parametrize("twin", ["\uff41\uff4c\uff49\uff43\uff45", "\uff21LICE", "al\u2071ce"])
+def test_a_unicode_twin_of_a_taken_username_is_taken(anon, alice, twin):
+    response = signup(anon, username=twin, email="twin@example.com")
+    error = assert_error(response, 400, "validation_error")
+    assert list(error["errors"]) == ["username"]
+    assert User.objects.count() == 1
+
+
+def test_a_username_is_stored_in_its_nfkc_form_and_logs_in_either_way(anon):
+    assert signup(anon, username="\uff44\uff4f\uff52\uff41").status_code == 201  # full-width
+    assert User.objects.get(email="dora@example.com").username == "dora"
+    for name in ("dora", "\uff44\uff4f\uff52\uff41", "DORA"):
+        body = {"username": name, "password": "explorer-of-maps-7"}
+        assert anon.post(LOGIN, body, format="json").status_code == 200
