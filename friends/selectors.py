@@ -59,9 +59,13 @@ def _message_parties_sql() -> str:
 
 
 def friend_list(*, user: User) -> QuerySet[User]:
+    """`user`'s friends who are active: a deactivated person disappears from the list (the
+    friendship row stays, and comes back with them)."""
     as_low = Friendship.objects.filter(user_low=user).values("user_high")
     as_high = Friendship.objects.filter(user_high=user).values("user_low")
-    return User.objects.filter(Q(pk__in=as_low) | Q(pk__in=as_high)).order_by("username")
+    return User.objects.filter(Q(pk__in=as_low) | Q(pk__in=as_high), is_active=True).order_by(
+        "username"
+    )
 
 
 def pending_request(*, from_id: int, to_id: int, for_update: bool = False) -> FriendRequest | None:

@@ -1,8 +1,10 @@
-"""Request throttling: DRF's scoped throttle, with three changes for production."""
+"""Request throttling: DRF's scoped throttle, with three changes for production, and the same
+login limit on the admin's login."""
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 
 from django.conf import settings
@@ -10,6 +12,7 @@ from django.core.cache import BaseCache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.http import HttpResponse
 from redis import Redis
 from redis.commands.core import Script
 from redis.exceptions import RedisError
@@ -122,3 +125,27 @@ class ScopedThrottle(ScopedRateThrottle, RedisSlidingLog):
         except (RedisError, OSError):
             logger.warning("Throttle cache unreachable; letting the request through")
             return True
+
+
+class _AdminLoginScope:
+    throttle_scope = "login"
+
+
+def admin_login_throttled(login_view):
+    """The admin's login view, whose attempts (POSTs) count against the API's login limit for
+    the same client address: one budget of guesses, whichever door they come through."""
+
+    def view(request, *args, **kwargs):
+        if request.method == "POST":
+            throttle = ScopedThrottle()
+            if not throttle.allow_request(request, _AdminLoginScope):
+                response = HttpResponse(
+                    "Too many login attempts; try again later.\n",
+                    status=429,
+                    content_type="text/plain; charset=utf-8",
+                )
+                response["Retry-After"] = str(math.ceil(throttle.wait() or 1))
+                return response
+        return login_view(request, *args, **kwargs)
+
+    return view

@@ -6,11 +6,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from numeneon.errors import handler404 as api_not_found
 from numeneon.fields import IdConverter
 from numeneon.health import healthz
+from numeneon.throttling import admin_login_throttled
 
 register_converter(IdConverter, "id")
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("admin/login/", admin_login_throttled(admin.site.login), name="admin-login"),
     path("admin/", admin.site.urls),
     path("api/auth/", include("accounts.urls")),
     path("api/friends/", include("friends.urls")),

@@ -6,6 +6,7 @@ import contextlib
 
 import pytest
 from django.core.cache import cache
+from django.test import Client
 
 from accounts.models import WebSocketTicket
 from accounts.services import tokens_for, user_deactivate
@@ -106,3 +107,14 @@ def test_a_cache_outage_lets_requests_through_instead_of_failing(throttled, sett
         "/api/auth/login/", {"username": "alice", "password": PASSWORD}, format="json"
     )
     assert response.status_code == 200
+
+
+def test_admin_logins_share_the_api_login_limit_per_client(throttled, anon, admin_user):
+    form = {"username": "admin", "password": "wrong", "next": "/admin/"}
+    client = Client()
+    assert client.post("/admin/login/", form).status_code == 200  # the form again, with errors
+    anon.post("/api/auth/login/", {"username": "admin", "password": "wrong"}, format="json")
+    refused = client.post("/admin/login/", {**form, "password": "password"})
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) > 0
+    assert client.get("/admin/login/").status_code == 200  # looking at the form is free

@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from accounts.models import User
 from friends.models import FriendRequest, Friendship, ordered_pair
 from notifications.models import Notification
 from tests.helpers import assert_error
@@ -862,3 +863,19 @@ def test_suggestions_take_a_bounded_number_of_queries(
         assert sum(entry["mutual_friends_count"] for entry in body) == len(
             [e for e in body if e["username"].startswith("fof")]
         )
+
+
+def test_a_deactivated_friend_disappears_from_every_list_and_returns_with_them(
+    client_for, alice, bob, charlie, befriend
+):
+    befriend(alice, bob)
+    befriend(bob, charlie)  # bob would be charlie's way to alice
+    User.objects.filter(pk=bob.pk).update(is_active=False)
+    as_alice = client_for(alice)
+    assert as_alice.get("/api/friends/").json() == []
+    assert as_alice.get("/api/auth/search/", {"q": "bob"}).json() == []
+    suggested = client_for(charlie).get("/api/friends/suggestions/").json()
+    assert bob.pk not in [one["id"] for one in suggested]
+    assert Friendship.objects.count() == 2  # the rows stay
+    User.objects.filter(pk=bob.pk).update(is_active=True)
+    assert [friend["id"] for friend in as_alice.get("/api/friends/").json()] == [bob.pk]
