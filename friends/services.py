@@ -102,6 +102,11 @@ def friend_request_accept(*, actor: User, request_id: int) -> User:
 def friend_request_decline(*, actor: User, request_id: int) -> None:
     request = _pending_request_for_update(actor=actor, request_id=request_id)
     _respond(request, FriendRequest.Status.DECLINED)
+    notify(
+        recipient_id=request.from_user_id,
+        event_type=EventType.FRIEND_REQUEST_DECLINED,
+        data=events.friend_request_declined_data(request_id=request.pk, decliner=actor),
+    )
 
 
 @transaction.atomic
@@ -114,6 +119,11 @@ def friend_request_cancel(*, actor: User, to_user_id: int) -> None:
     if request is None:
         raise NotFound("request_not_found", "You have no pending request to that user.")
     _respond(request, FriendRequest.Status.CANCELLED)
+    notify(
+        recipient_id=request.to_user_id,
+        event_type=EventType.FRIEND_REQUEST_CANCELLED,
+        data=events.friend_request_cancelled_data(request_id=request.pk, from_user=actor),
+    )
 
 
 @transaction.atomic
@@ -122,3 +132,8 @@ def friendship_remove(*, actor: User, user_id: int) -> None:
     deleted, _ = Friendship.objects.filter(user_low_id=low, user_high_id=high).delete()
     if not deleted:
         raise NotFound("not_friends", "You are not friends with that user.")
+    notify(
+        recipient_id=user_id,
+        event_type=EventType.FRIEND_REMOVED,
+        data=events.friend_removed_data(remover=actor),
+    )

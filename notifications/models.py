@@ -12,6 +12,10 @@ class EventType(models.TextChoices):
     FRIEND_ACCEPTED = "friend_accepted"
     NEW_MESSAGE = "new_message"
     MESSAGES_READ = "messages_read"
+    FRIEND_REQUEST_DECLINED = "friend_request_declined"
+    FRIEND_REQUEST_CANCELLED = "friend_request_cancelled"
+    FRIEND_REMOVED = "friend_removed"
+    MESSAGE_SENT = "message_sent"
 
 
 class Notification(models.Model):

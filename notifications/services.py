@@ -27,6 +27,12 @@ logger = logging.getLogger(__name__)
 LAYER_EVENT = "notification.event"
 
 
+# Events that tell a user of their own action: stored, replayed and listed like any other,
+# but already read, since they hold nothing the user has not seen (no unread count grows
+# because someone wrote a message).
+STORED_READ = frozenset({EventType.MESSAGE_SENT})
+
+
 def user_group_name(user_id: int) -> str:
     return f"user.{user_id}"
 
@@ -81,7 +87,10 @@ def notify(
     if not stream_locked:
         lock_event_stream(recipient_id)
     prev_id = last_event_id(user_id=recipient_id)
-    event = rawsql.insert(Notification(recipient_id=recipient_id, type=event_type, data=data))
+    event = Notification(recipient_id=recipient_id, type=event_type, data=data)
+    if event_type in STORED_READ:
+        event.read_at = event.created_at
+    rawsql.insert(event)
     message = {
         "type": LAYER_EVENT,
         "id": event.id,

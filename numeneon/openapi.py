@@ -244,6 +244,21 @@ class FriendAcceptedEventDataSerializer(serializers.Serializer):
     request_id = serializers.IntegerField()
     from_user = UserSummarySerializer(help_text="Who accepted.")
     friend = UserSummarySerializer(help_text="Who accepted (the same user).")
+    message = serializers.CharField(help_text='Human text: "bob accepted your friend request."')
+
+
+class FriendRequestDeclinedEventDataSerializer(serializers.Serializer):
+    request_id = serializers.IntegerField()
+    by = UserSummarySerializer(help_text="Who declined (the addressee).")
+
+
+class FriendRequestCancelledEventDataSerializer(serializers.Serializer):
+    request_id = serializers.IntegerField()
+    from_user = UserSummarySerializer(help_text="Who had asked, and withdrew the request.")
+
+
+class FriendRemovedEventDataSerializer(serializers.Serializer):
+    user = UserSummarySerializer(help_text="Who ended the friendship.")
 
 
 class NewMessageEventMessageSerializer(serializers.Serializer):
@@ -291,6 +306,28 @@ class MessagesReadEventSerializer(_EventSerializer):
     data = MessagesReadEventDataSerializer()
 
 
+class FriendRequestDeclinedEventSerializer(_EventSerializer):
+    type = ConstantField("friend_request_declined")
+    data = FriendRequestDeclinedEventDataSerializer()
+
+
+class FriendRequestCancelledEventSerializer(_EventSerializer):
+    type = ConstantField("friend_request_cancelled")
+    data = FriendRequestCancelledEventDataSerializer()
+
+
+class FriendRemovedEventSerializer(_EventSerializer):
+    type = ConstantField("friend_removed")
+    data = FriendRemovedEventDataSerializer()
+
+
+class MessageSentEventSerializer(_EventSerializer):
+    """To the sender: the `data` of the receiver's `new_message`. Stored already read."""
+
+    type = ConstantField("message_sent")
+    data = NewMessageEventDataSerializer()
+
+
 EVENT_LIST = PolymorphicProxySerializer(
     component_name="Event",
     serializers={
@@ -298,6 +335,10 @@ EVENT_LIST = PolymorphicProxySerializer(
         "friend_accepted": FriendAcceptedEventSerializer,
         "new_message": NewMessageEventSerializer,
         "messages_read": MessagesReadEventSerializer,
+        "friend_request_declined": FriendRequestDeclinedEventSerializer,
+        "friend_request_cancelled": FriendRequestCancelledEventSerializer,
+        "friend_removed": FriendRemovedEventSerializer,
+        "message_sent": MessageSentEventSerializer,
     },
     resource_type_field_name="type",
     many=True,

@@ -66,10 +66,16 @@ Event types and their `data`:
 
 - `friend_request`, to the addressee: `{{"request_id", "from_user": user summary}}`.
 - `friend_accepted`, to who sent the request: `{{"request_id", "from_user": summary,
-  "friend": summary}}` (both name who accepted).
+  "friend": summary, "message"}}` (both summaries name who accepted; `message` is human
+  text such as `"bob accepted your friend request."`).
+- `friend_request_declined`, to who sent the request: `{{"request_id", "by": summary}}`.
+- `friend_request_cancelled`, to the addressee: `{{"request_id", "from_user": summary}}`.
+- `friend_removed`, to the other person: `{{"user": summary}}` (who ended the friendship).
 - `new_message`, to the receiver: `{{"from_user": {{id, username}}, "message": {{id, content,
   created_at}}}}` and, flat beside them, the message's `id`, `sender`, `receiver`, `content`,
   `is_read`, `created_at`.
+- `message_sent`, to the sender's own sockets: the same `data` as the receiver's
+  `new_message` (so the sender's other tabs show the message); stored already read.
 - `messages_read`, to the sender of the messages: `{{"reader": summary, "up_to_id",
   "count"}}`.
 

@@ -195,15 +195,32 @@ def test_contract_shapes_are_the_documented_ones(schema):
     assert fields("LoginResponse") == {"access", "refresh", "user"}
     assert fields("WsTicket") == {"ticket", "expires_in"}
     event_types = components["Event"]["discriminator"]["mapping"]
-    assert set(event_types) == {"friend_request", "friend_accepted", "new_message", "messages_read"}
+    assert set(event_types) == {
+        "friend_request",
+        "friend_accepted",
+        "new_message",
+        "messages_read",
+        "friend_request_declined",
+        "friend_request_cancelled",
+        "friend_removed",
+        "message_sent",
+    }
     for event_type, ref in event_types.items():
         event = resolve(schema, {"$ref": ref})
         assert set(event["properties"]) == {"type", "id", "created_at", "data", "read_at"}
         assert resolve(schema, event["properties"]["type"])["enum"] == [event_type]
-    new_message = resolve(schema, {"$ref": event_types["new_message"]})["properties"]["data"]
-    assert set(resolve(schema, new_message)["properties"]) == {
+
+    def data_fields(event_type: str) -> set[str]:
+        data = resolve(schema, {"$ref": event_types[event_type]})["properties"]["data"]
+        return set(resolve(schema, data)["properties"])
+
+    assert data_fields("new_message") == data_fields("message_sent") == {
         "from_user", "message", "id", "sender", "receiver", "content", "is_read", "created_at"
     }  # fmt: skip
+    assert data_fields("friend_accepted") == {"request_id", "from_user", "friend", "message"}
+    assert data_fields("friend_request_declined") == {"request_id", "by"}
+    assert data_fields("friend_request_cancelled") == {"request_id", "from_user"}
+    assert data_fields("friend_removed") == {"user"}
 
 
 def test_query_parameters_and_request_bodies_are_documented(schema):
@@ -250,6 +267,10 @@ def test_the_description_documents_the_websocket_protocol(schema):
         "friend_accepted",
         "new_message",
         "messages_read",
+        "friend_request_declined",
+        "friend_request_cancelled",
+        "friend_removed",
+        "message_sent",
         '{"type": "ping"}',
         '{"type": "pong"}',
         '"ack"',

@@ -691,10 +691,11 @@ def test_accepting_a_request_stores_one_friend_accepted_event_for_the_requester(
 
     [event] = Notification.objects.filter(recipient=alice)
     assert event.type == "friend_accepted"
-    assert set(event.data) == {"request_id", "from_user", "friend"}
+    assert set(event.data) == {"request_id", "from_user", "friend", "message"}
     assert event.data["request_id"] == pending.pk
     assert_summary_of(event.data["from_user"], bob)
     assert_summary_of(event.data["friend"], bob)
+    assert event.data["message"] == "bob accepted your friend request."
     assert not Notification.objects.filter(recipient=bob).exists()
 
 
@@ -710,26 +711,66 @@ def test_asking_back_stores_a_friend_accepted_event_and_no_friend_request(
         "request_id": pending.pk,
         "from_user": summary(bob),
         "friend": summary(bob),
+        "message": "bob accepted your friend request.",
     }
 
 
-def test_declining_stores_no_event(as_bob, pending):
+FEED = "/api/notifications/"
+
+
+def test_declining_tells_the_requester_alone_and_their_feed_lists_it(
+    alice, bob, as_alice, as_bob, pending
+):
     as_bob.post(f"{BASE}decline/{pending.pk}/")
 
-    assert not Notification.objects.exists()
+    [event] = Notification.objects.all()
+    assert event.recipient_id == alice.pk
+    feed = as_alice.get(FEED, {"after": 0}).json()
+    assert [(e["id"], e["type"]) for e in feed] == [(event.pk, "friend_request_declined")]
+    assert feed[0]["data"] == {"request_id": pending.pk, "by": summary(bob)}
+    assert feed[0]["read_at"] is None
+    assert as_bob.get(FEED, {"after": 0}).json() == []
 
 
-def test_cancelling_stores_no_event(bob, as_alice, pending):
+def test_cancelling_tells_the_addressee_alone_and_their_feed_lists_it(
+    alice, bob, as_alice, as_bob, pending
+):
     as_alice.delete(f"{BASE}cancel/{bob.pk}/")
 
-    assert not Notification.objects.exists()
+    [event] = Notification.objects.all()
+    assert event.recipient_id == bob.pk
+    feed = as_bob.get(FEED, {"after": 0}).json()
+    assert [(e["id"], e["type"]) for e in feed] == [(event.pk, "friend_request_cancelled")]
+    assert feed[0]["data"] == {"request_id": pending.pk, "from_user": summary(alice)}
+    assert as_alice.get(FEED, {"after": 0}).json() == []
 
 
-def test_removing_stores_no_event(alice, bob, as_alice, befriend):
+def test_removing_tells_the_other_person_alone_and_their_feed_lists_it(
+    alice, bob, as_alice, as_bob, befriend
+):
     befriend(alice, bob)
 
     as_alice.delete(f"{BASE}remove/{bob.pk}/")
 
+    [event] = Notification.objects.all()
+    assert event.recipient_id == bob.pk
+    feed = as_bob.get(FEED, {"after": 0}).json()
+    assert [(e["id"], e["type"]) for e in feed] == [(event.pk, "friend_removed")]
+    assert feed[0]["data"] == {"user": summary(alice)}
+    assert as_alice.get(FEED, {"after": 0}).json() == []
+
+
+@pytest.mark.parametrize("operation", ["decline", "cancel", "remove"])
+def test_a_refused_decline_cancel_or_remove_stores_no_event(
+    alice, bob, charlie, as_alice, as_charlie, pending, operation
+):
+    response = {
+        "decline": lambda: as_charlie.post(f"{BASE}decline/{pending.pk}/"),  # not addressed
+        "cancel": lambda: as_charlie.delete(f"{BASE}cancel/{bob.pk}/"),  # charlie never asked
+        "remove": lambda: as_alice.delete(f"{BASE}remove/{charlie.pk}/"),  # not friends
+    }[operation]()
+
+    assert response.status_code in (403, 404)
     assert not Notification.objects.exists()
 
 

@@ -505,8 +505,9 @@ def test_accepting_a_request_stores_one_friend_accepted_event_for_the_requester(
 
     [event] = notifications_for(alice)
     assert event.type == "friend_accepted"
-    assert set(event.data) == {"request_id", "from_user", "friend"}
+    assert set(event.data) == {"request_id", "from_user", "friend", "message"}
     assert event.data["request_id"] == request.pk
+    assert event.data["message"] == "bob accepted your friend request."
     for field in ("from_user", "friend"):
         named = event.data[field]
         assert set(named) == {"id", "username", "first_name", "last_name"}
@@ -529,35 +530,61 @@ def test_asking_someone_who_already_asked_you_notifies_them_of_the_acceptance(al
         "request_id": theirs.pk,
         "from_user": summary(alice),
         "friend": summary(alice),
+        "message": "alice accepted your friend request.",
     }
     # Alice got Bob's request and nothing for her own send.
     assert [e.type for e in notifications_for(alice)] == ["friend_request"]
 
 
-def test_declining_a_request_stores_no_event(alice, bob):
+def test_declining_a_request_stores_one_event_for_the_requester_and_nobody_else(
+    alice, bob, charlie
+):
     request = send(alice, bob).request
     before = Notification.objects.count()
 
     services.friend_request_decline(actor=bob, request_id=request.pk)
 
-    assert Notification.objects.count() == before
+    [event] = Notification.objects.order_by("id")[before:]
+    assert event.recipient_id == alice.pk
+    assert event.type == "friend_request_declined"
+    assert event.read_at is None
+    assert event.data == {"request_id": request.pk, "by": summary(bob)}
+    assert [e.type for e in notifications_for(bob)] == ["friend_request"]
+    assert notifications_for(charlie) == []
 
 
-def test_cancelling_a_request_stores_no_event(alice, bob):
-    send(alice, bob)
-    before = Notification.objects.count()
+def test_cancelling_a_request_stores_one_event_for_the_addressee_and_nobody_else(
+    alice, bob, charlie
+):
+    request = send(alice, bob).request
 
     services.friend_request_cancel(actor=alice, to_user_id=bob.pk)
 
-    assert Notification.objects.count() == before
+    first, event = notifications_for(bob)
+    assert first.type == "friend_request"
+    assert event.type == "friend_request_cancelled"
+    assert event.read_at is None
+    assert event.data == {"request_id": request.pk, "from_user": summary(alice)}
+    assert notifications_for(alice) == []
+    assert notifications_for(charlie) == []
 
 
-def test_removing_a_friend_stores_no_event(alice, bob, befriend):
+@pytest.mark.parametrize("remover", ["alice", "bob"])
+def test_removing_a_friend_stores_one_event_naming_the_remover_for_the_other_alone(
+    alice, bob, charlie, befriend, remover
+):
     befriend(alice, bob)
+    befriend(alice, charlie)
+    actor, other = (alice, bob) if remover == "alice" else (bob, alice)
 
-    services.friendship_remove(actor=alice, user_id=bob.pk)
+    services.friendship_remove(actor=actor, user_id=other.pk)
 
-    assert not Notification.objects.exists()
+    [event] = notifications_for(other)
+    assert event.type == "friend_removed"
+    assert event.read_at is None
+    assert event.data == {"user": summary(actor)}
+    assert notifications_for(actor) == []
+    assert notifications_for(charlie) == []
 
 
 def test_a_refused_request_stores_no_event(alice, bob, befriend):
@@ -608,22 +635,76 @@ def test_a_refused_request_schedules_no_push(
     assert callbacks == []
 
 
-@pytest.mark.parametrize("operation", ["decline", "cancel", "remove"])
-def test_declining_cancelling_and_removing_schedule_no_push(
-    alice, bob, charlie, befriend, django_capture_on_commit_callbacks, operation
-):
-    request = send(alice, bob).request
-    befriend(alice, charlie)
+def _decline_cancel_or_remove(operation: str, alice, bob, charlie) -> None:
+    """alice asked bob; alice and charlie are friends."""
+    if operation == "decline":
+        request = FriendRequest.objects.get(from_user=alice, to_user=bob)
+        services.friend_request_decline(actor=bob, request_id=request.pk)
+    elif operation == "cancel":
+        services.friend_request_cancel(actor=alice, to_user_id=bob.pk)
+    else:
+        services.friendship_remove(actor=alice, user_id=charlie.pk)
 
-    with django_capture_on_commit_callbacks() as callbacks:
-        if operation == "decline":
-            services.friend_request_decline(actor=bob, request_id=request.pk)
-        elif operation == "cancel":
-            services.friend_request_cancel(actor=alice, to_user_id=bob.pk)
-        else:
-            services.friendship_remove(actor=alice, user_id=charlie.pk)
+
+# Who is told of each: the requester of a decline, the addressee of a cancel, the friend left.
+TOLD = {
+    "decline": ("alice", "friend_request_declined"),
+    "cancel": ("bob", "friend_request_cancelled"),
+    "remove": ("charlie", "friend_removed"),
+}
+
+
+@pytest.mark.parametrize("operation", ["decline", "cancel", "remove"])
+def test_declining_cancelling_and_removing_push_to_the_other_person_only_after_commit(
+    alice, bob, charlie, befriend, django_capture_on_commit_callbacks, in_memory_layer, operation
+):
+    send(alice, bob)
+    befriend(alice, charlie)
+    people = {"alice": alice, "bob": bob, "charlie": charlie}
+    layer = in_memory_layer
+    channels = {}
+    for name, person in people.items():
+        channels[name] = async_to_sync(layer.new_channel)()
+        async_to_sync(layer.group_add)(user_group_name(person.pk), channels[name])
+    told, event_type = TOLD[operation]
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        _decline_cancel_or_remove(operation, alice, bob, charlie)
+        # Inside the transaction: stored, but nothing sent yet.
+        assert notifications_for(people[told])[-1].type == event_type
+        assert _nothing_arrives(layer, channels[told])
+
+    assert len(callbacks) == 1
+    message = async_to_sync(layer.receive)(channels[told])
+    event = notifications_for(people[told])[-1]
+    assert message["id"] == event.pk
+    frame = json.loads(message["text"])
+    assert (frame["type"], frame["id"], frame["data"]) == (event_type, event.pk, event.data)
+    for name in people.keys() - {told}:
+        assert _nothing_arrives(layer, channels[name]), name
+
+
+@pytest.mark.parametrize("operation", ["decline", "cancel", "remove"])
+def test_a_rolled_back_decline_cancel_or_remove_stores_and_pushes_nothing(
+    alice, bob, charlie, befriend, django_capture_on_commit_callbacks, in_memory_layer, operation
+):
+    send(alice, bob)
+    befriend(alice, charlie)
+    before = Notification.objects.count()
+    told, _ = TOLD[operation]
+    layer = in_memory_layer
+    channel = async_to_sync(layer.new_channel)()
+    told_user = {"alice": alice, "bob": bob, "charlie": charlie}[told]
+    async_to_sync(layer.group_add)(user_group_name(told_user.pk), channel)
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            _decline_cancel_or_remove(operation, alice, bob, charlie)
+            raise RuntimeError("something later in the same transaction failed")
 
     assert callbacks == []
+    assert Notification.objects.count() == before
+    assert _nothing_arrives(layer, channel)
 
 
 def test_the_pushed_frame_reaches_the_addressee_group_only_after_commit(
@@ -675,6 +756,7 @@ def test_an_accept_pushes_to_the_requester_only_after_commit(
         "request_id": request.pk,
         "from_user": summary(bob),
         "friend": summary(bob),
+        "message": "bob accepted your friend request.",
     }
 
 

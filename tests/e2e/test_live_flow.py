@@ -35,7 +35,7 @@ async def test_request_accept_and_message_reach_the_right_sockets_as_the_contrac
         assert frame["data"] == {"request_id": request_id, "from_user": alice.summary}
         first_id = frame["id"]
 
-        # bob accepts: alice gets friend_accepted naming bob twice.
+        # bob accepts: alice gets friend_accepted naming bob twice, and in words.
         status, accepted = await bob.api.apost(f"/api/friends/accept/{request_id}/")
         assert status == 201, accepted
         assert accepted["friend"] == alice.summary
@@ -44,6 +44,7 @@ async def test_request_accept_and_message_reach_the_right_sockets_as_the_contrac
             "request_id": request_id,
             "from_user": bob.summary,
             "friend": bob.summary,
+            "message": "bob accepted your friend request.",
         }
 
         # alice writes: bob's new_message carries the id the REST answer gave.

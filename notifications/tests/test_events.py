@@ -1,0 +1,149 @@
+"""One schema test per event type added in December: the frame a socket receives, every field
+written out by hand (the services that emit them are tested in friends and messages_app)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from asgiref.sync import async_to_sync
+
+from notifications import events
+from notifications.models import EventType, Notification
+from notifications.services import notify, user_group_name
+
+pytestmark = pytest.mark.django_db
+
+ENVELOPE = {"type", "id", "created_at", "data"}
+
+
+@pytest.fixture
+def pushed_frame(in_memory_layer, django_capture_on_commit_callbacks):
+    """Store an event with notify(), commit, and answer the frame its recipient's group got,
+    decoded, with the stored event."""
+    layer = in_memory_layer
+
+    def push(recipient, event_type: EventType, data: dict) -> tuple[dict, Notification]:
+        channel = async_to_sync(layer.new_channel)()
+        async_to_sync(layer.group_add)(user_group_name(recipient.pk), channel)
+        with django_capture_on_commit_callbacks(execute=True):
+            event = notify(recipient_id=recipient.pk, event_type=event_type, data=data)
+        message = async_to_sync(layer.receive)(channel)
+        async_to_sync(layer.group_discard)(user_group_name(recipient.pk), channel)
+        frame = json.loads(message["text"])
+        event.refresh_from_db()
+        assert set(frame) == ENVELOPE
+        assert frame["type"] == event_type.value
+        assert frame["id"] == event.pk
+        assert message["id"] == event.pk
+        created_at = datetime.fromisoformat(frame["created_at"].replace("Z", "+00:00"))
+        assert created_at.utcoffset().total_seconds() == 0
+        assert created_at == event.created_at.astimezone(UTC)
+        # The stored data is the pushed data: the feed and a replay show the same.
+        assert event.data == frame["data"]
+        return frame, event
+
+    return push
+
+
+def summary(user) -> dict:
+    return {
+        "id": user.pk,
+        "username": user.username,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+    }
+
+
+def test_a_friend_accepted_frame_names_who_accepted_three_times_and_says_so_in_words(
+    pushed_frame, alice, bob
+):
+    data = events.friend_accepted_data(request_id=41, accepter=bob)
+    frame, _ = pushed_frame(alice, EventType.FRIEND_ACCEPTED, data)
+    assert frame["data"] == {
+        "request_id": 41,
+        "from_user": {"id": bob.pk, "username": "bob", "first_name": "Bob", "last_name": "Builder"},
+        "friend": {"id": bob.pk, "username": "bob", "first_name": "Bob", "last_name": "Builder"},
+        "message": "bob accepted your friend request.",
+    }
+
+
+def test_a_friend_request_declined_frame_names_the_request_and_who_declined(
+    pushed_frame, alice, bob
+):
+    data = events.friend_request_declined_data(request_id=42, decliner=bob)
+    frame, _ = pushed_frame(alice, EventType.FRIEND_REQUEST_DECLINED, data)
+    assert frame["type"] == "friend_request_declined"
+    assert frame["data"] == {
+        "request_id": 42,
+        "by": {"id": bob.pk, "username": "bob", "first_name": "Bob", "last_name": "Builder"},
+    }
+
+
+def test_a_friend_request_cancelled_frame_names_the_request_and_who_had_asked(
+    pushed_frame, alice, bob
+):
+    data = events.friend_request_cancelled_data(request_id=43, from_user=alice)
+    frame, _ = pushed_frame(bob, EventType.FRIEND_REQUEST_CANCELLED, data)
+    assert frame["type"] == "friend_request_cancelled"
+    assert frame["data"] == {
+        "request_id": 43,
+        "from_user": {
+            "id": alice.pk,
+            "username": "alice",
+            "first_name": "Alice",
+            "last_name": "Liddell",
+        },
+    }
+
+
+def test_a_friend_removed_frame_names_who_ended_the_friendship(pushed_frame, alice, bob):
+    data = events.friend_removed_data(remover=alice)
+    frame, _ = pushed_frame(bob, EventType.FRIEND_REMOVED, data)
+    assert frame["type"] == "friend_removed"
+    assert frame["data"] == {
+        "user": {
+            "id": alice.pk,
+            "username": "alice",
+            "first_name": "Alice",
+            "last_name": "Liddell",
+        },
+    }
+
+
+MESSAGE = {
+    "id": 7,
+    "sender": {"id": 1, "username": "alice"},
+    "receiver": {"id": 2, "username": "bob"},
+    "content": "hello bob",
+    "is_read": False,
+    "created_at": "2026-12-07T09:30:00.123456Z",
+}
+
+
+def test_a_message_sent_frame_carries_exactly_the_data_of_new_message(pushed_frame, alice):
+    frame, event = pushed_frame(
+        alice, EventType.MESSAGE_SENT, events.message_sent_data(message=dict(MESSAGE))
+    )
+    assert frame["type"] == "message_sent"
+    assert frame["data"] == {
+        "from_user": {"id": 1, "username": "alice"},
+        "message": {"id": 7, "content": "hello bob", "created_at": "2026-12-07T09:30:00.123456Z"},
+        "id": 7,
+        "sender": {"id": 1, "username": "alice"},
+        "receiver": {"id": 2, "username": "bob"},
+        "content": "hello bob",
+        "is_read": False,
+        "created_at": "2026-12-07T09:30:00.123456Z",
+    }
+    assert frame["data"] == events.new_message_data(message=dict(MESSAGE))
+    # It tells the sender of their own message: stored (replayed, listed) but already read.
+    assert event.read_at == event.created_at
+
+
+def test_every_event_type_but_message_sent_is_stored_unread(alice):
+    for event_type in EventType:
+        event = notify(recipient_id=alice.pk, event_type=event_type, data={})
+        event.refresh_from_db()
+        assert (event.read_at is not None) == (event_type == EventType.MESSAGE_SENT), event_type
