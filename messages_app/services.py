@@ -49,11 +49,20 @@ def message_send(*, actor, receiver_id: int, content: str) -> Message:
     if not receiver.is_friend:
         raise Forbidden("not_friends", "You can only send messages to your friends.")
     message = rawsql.insert(Message(sender=sender, receiver=receiver, content=content))
+    shown = selectors.message_out(message)
+    # Both users' rows are locked by message_parties (in id order, so that two friends
+    # writing to each other at once wait instead of deadlocking): no further lock here.
     notify(
         recipient_id=receiver.pk,
         event_type=EventType.NEW_MESSAGE,
-        data=events.new_message_data(message=selectors.message_out(message)),
-        stream_locked=True,  # by message_parties
+        data=events.new_message_data(message=shown),
+        stream_locked=True,
+    )
+    notify(
+        recipient_id=sender.pk,
+        event_type=EventType.MESSAGE_SENT,
+        data=events.message_sent_data(message=shown),
+        stream_locked=True,
     )
     return message
 

@@ -34,7 +34,8 @@ def counts() -> tuple[int, ...]:
 
 def test_seed_demo_creates_users_friends_requests_and_a_conversation_and_prints_passwords():
     output = seed()
-    assert counts() == (3, 1, 2, 3, 7)  # events: 3 requests, 1 accepted, 3 messages
+    # events: 3 requests, 1 accepted, 3 messages (each a new_message and a message_sent)
+    assert counts() == (3, 1, 2, 3, 10)
     for username in ("alice", "bob", "charlie"):
         line = next(line for line in output.splitlines() if line.strip().startswith(username))
         password = line.split()[-1]

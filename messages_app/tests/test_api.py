@@ -233,11 +233,14 @@ def test_messaging_a_friend_who_was_removed_is_a_403(friends, as_alice, as_bob):
     assert Message.objects.count() == 1
 
 
-def test_sending_stores_one_new_message_event_for_the_receiver(friends, as_alice):
+def test_sending_stores_new_message_for_the_receiver_and_message_sent_for_the_sender(
+    friends, as_alice
+):
     alice, bob = friends
     body = send(as_alice, bob, "  hi bob  ")
     [event] = Notification.objects.filter(recipient=bob)
-    assert not Notification.objects.filter(recipient=alice).exists()
+    [echo] = Notification.objects.filter(recipient=alice)
+    assert (echo.type, echo.data) == (EventType.MESSAGE_SENT, event.data)
     assert event.type == EventType.NEW_MESSAGE
     data = event.data
     assert set(data) == {
@@ -264,6 +267,28 @@ def test_sending_stores_one_new_message_event_for_the_receiver(friends, as_alice
     assert data["created_at"] == body["created_at"]
 
 
+def test_the_senders_feed_lists_message_sent_already_read_and_her_unread_count_stays(
+    friends, as_alice, as_bob
+):
+    alice, bob = friends
+    first = send(as_alice, bob, "one")
+    send(as_bob, alice, "two")
+    third = send(as_alice, bob, "three")
+
+    feed = as_alice.get("/api/notifications/", {"after": 0}).json()
+    assert [(e["type"], e["data"]["id"]) for e in feed] == [
+        ("message_sent", first["id"]),
+        ("new_message", feed[1]["data"]["id"]),
+        ("message_sent", third["id"]),
+    ]
+    assert [e["id"] for e in feed] == sorted(e["id"] for e in feed)
+    assert [e["read_at"] is not None for e in feed] == [True, False, True]
+    assert as_alice.get("/api/notifications/unread_count/").json() == {"unread": 1}
+    bobs = as_bob.get("/api/notifications/", {"after": 0}).json()
+    assert [e["type"] for e in bobs] == ["new_message", "message_sent", "new_message"]
+    assert bobs[0]["data"] == feed[0]["data"]
+
+
 def test_sending_with_the_token_of_a_deactivated_user_is_a_401_and_stores_nothing(
     friends, as_alice
 ):
@@ -286,9 +311,9 @@ def test_sending_reads_the_sender_with_the_receiver_not_once_more_to_authenticat
     friends, as_alice
 ):
     _, sqls = statements(lambda: send(as_alice, friends[1]))
-    # Both users and the friendship (and, on PostgreSQL, the receiver's lock), the message,
-    # the receiver's previous event id, the event.
-    assert len(sqls) == 4, sqls
+    # Both users and the friendship (and, on PostgreSQL, both users' locks), the message,
+    # the previous event id of each user, the two events.
+    assert len(sqls) == 6, sqls
     [users] = [sql for sql in sqls if 'FROM "accounts_user"' in sql]
     if connection.features.has_select_for_no_key_update:
         assert users.endswith("FOR NO KEY UPDATE"), users

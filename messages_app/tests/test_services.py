@@ -7,10 +7,12 @@ import json
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.db import transaction
 
 from friends.services import friendship_remove
 from messages_app import selectors, services
 from messages_app.models import MAX_CONTENT_LENGTH, Message
+from notifications import selectors as notification_selectors
 from notifications.models import EventType, Notification
 from notifications.services import user_group_name
 from numeneon.errors import ApplicationError, Forbidden, NotFound
@@ -143,12 +145,16 @@ def test_a_refused_send_stores_no_message_and_no_event(alice, bob, charlie, befr
     assert not Notification.objects.exists()
 
 
-def test_sending_stores_one_new_message_event_for_the_receiver_alone(friends):
+def test_sending_stores_new_message_for_the_receiver_and_message_sent_for_the_sender_alone(
+    friends, charlie
+):
     alice, bob = friends
     message = send(alice, bob, " hi bob ")
     [event] = events_for(bob)
-    assert events_for(alice) == []
+    [echo] = events_for(alice)
+    assert events_for(charlie) == []
     assert event.type == EventType.NEW_MESSAGE
+    assert event.read_at is None
     rest = selectors.message_out(Message.objects.select_related("sender", "receiver").get())
     assert event.data == {
         "from_user": {"id": alice.pk, "username": "alice"},
@@ -161,38 +167,69 @@ def test_sending_stores_one_new_message_event_for_the_receiver_alone(friends):
         "created_at": rest["created_at"],
     }
     assert {k: event.data[k] for k in rest} == rest
+    assert echo.type == EventType.MESSAGE_SENT
+    assert echo.data == event.data
+    # Her own message: nothing for her to read, so her unread count does not grow.
+    assert echo.read_at == echo.created_at
+    assert notification_selectors.unread_count(user_id=alice.pk) == 0
 
 
-def test_the_new_message_event_is_pushed_to_the_receiver_only_after_commit(
-    friends, django_capture_on_commit_callbacks, in_memory_layer
+def test_both_events_are_pushed_to_their_own_person_only_after_commit(
+    friends, charlie, befriend, django_capture_on_commit_callbacks, in_memory_layer
 ):
     alice, bob = friends
+    befriend(alice, charlie)
     layer = in_memory_layer
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(user_group_name(bob.pk), channel)
+    channels = {}
+    for person in (alice, bob, charlie):
+        channels[person.username] = async_to_sync(layer.new_channel)()
+        async_to_sync(layer.group_add)(user_group_name(person.pk), channels[person.username])
 
-    async def receive(seconds: float) -> dict:
+    async def receive(name: str, seconds: float) -> dict:
         async with asyncio.timeout(seconds):
-            return await layer.receive(channel)
+            return await layer.receive(channels[name])
 
     try:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             message = send(alice, bob, "pushed")
-        with pytest.raises(asyncio.TimeoutError):
-            async_to_sync(receive)(0.05)  # not committed yet: nothing on the wire
-        assert len(callbacks) == 1
-        callbacks[0]()
-        pushed = async_to_sync(receive)(1)
+        for name in channels:  # not committed yet: nothing on the wire
+            with pytest.raises(asyncio.TimeoutError):
+                async_to_sync(receive)(name, 0.05)
+        assert callbacks
+        for callback in callbacks:
+            callback()
+        to_bob = async_to_sync(receive)("bob", 1)
+        to_alice = async_to_sync(receive)("alice", 1)
+        for name in channels:  # one frame each, and none for charlie
+            with pytest.raises(asyncio.TimeoutError):
+                async_to_sync(receive)(name, 0.05)
     finally:
         async_to_sync(layer.flush)()
 
     [event] = events_for(bob)
-    frame = json.loads(pushed["text"])
-    assert pushed["id"] == event.pk
-    assert frame["type"] == "new_message"
-    assert frame["id"] == event.pk
-    assert frame["data"]["id"] == message.pk
-    assert frame["data"] == event.data
+    [echo] = events_for(alice)
+    for pushed, stored, event_type in (
+        (to_bob, event, "new_message"),
+        (to_alice, echo, "message_sent"),
+    ):
+        frame = json.loads(pushed["text"])
+        assert pushed["id"] == stored.pk
+        assert frame["type"] == event_type
+        assert frame["id"] == stored.pk
+        assert frame["data"]["id"] == message.pk
+        assert frame["data"] == stored.data
+    assert json.loads(to_alice["text"])["data"] == json.loads(to_bob["text"])["data"]
+
+
+def test_a_rolled_back_send_stores_and_pushes_nothing(friends, django_capture_on_commit_callbacks):
+    alice, bob = friends
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            send(alice, bob, "never")
+            raise RuntimeError("something later in the same transaction failed")
+    assert callbacks == []
+    assert not Message.objects.exists()
+    assert not Notification.objects.exists()
 
 
 # --- messages_mark_read ---------------------------------------------------------------------
@@ -340,9 +377,9 @@ def test_sending_a_message_takes_a_fixed_small_number_of_queries(
 ):
     befriend(alice, bob)
     # savepoint + release (the test's own transaction is outside), both users and the
-    # friendship in one (the recipient's lock on PostgreSQL with them), the message, the
-    # previous event id, the event.
-    with django_assert_num_queries(6):
+    # friendship in one (both users' locks on PostgreSQL with them), the message, and for
+    # each of the two events (new_message, message_sent) the previous event id and the event.
+    with django_assert_num_queries(8):
         services.message_send(actor=alice, receiver_id=bob.pk, content="counted")
 
 
@@ -372,3 +409,6 @@ def test_two_friends_writing_to_each_other_at_once_neither_deadlock_nor_lose_an_
     assert sum(len(ids) for ids in sent) == 100
     assert len(events_for(bob, EventType.NEW_MESSAGE)) == 50
     assert len(events_for(alice, EventType.NEW_MESSAGE)) == 50
+    assert len(events_for(bob, EventType.MESSAGE_SENT)) == 50
+    assert len(events_for(alice, EventType.MESSAGE_SENT)) == 25
+    assert len(events_for(charlie, EventType.MESSAGE_SENT)) == 25

@@ -140,3 +140,27 @@ async def test_events_committed_during_many_reconnects_arrive_exactly_once_in_or
     assert len(stored) == total
     assert reconnects > 10
     assert received == stored
+
+
+async def test_resuming_replays_the_december_event_types_in_id_order_framed_as_live(
+    connect, alice, bob
+):
+    kinds = [
+        EventType.FRIEND_REQUEST_DECLINED,
+        EventType.MESSAGE_SENT,
+        EventType.NEW_MESSAGE,
+        EventType.FRIEND_REQUEST_CANCELLED,
+        EventType.MESSAGE_SENT,
+        EventType.FRIEND_REMOVED,
+    ]
+    events = []
+    for n, kind in enumerate(kinds):
+        events.append(await anotify(recipient_id=bob.pk, event_type=kind, data={"n": n}))
+        await anotify(recipient_id=alice.pk, event_type=kind, data={"n": n})  # not bob's
+    communicator = await connect(query=resume_query(bob, 0))
+    _, frames, done = await read_until_replay_complete(communicator)
+    assert frames == [await database_sync_to_async(event_frame)(e) for e in events]
+    assert [f["type"] for f in frames] == [k.value for k in kinds]
+    assert [f["id"] for f in frames] == sorted(f["id"] for f in frames)
+    assert done == {"type": "replay_complete", "count": len(kinds)}
+    await communicator.disconnect()

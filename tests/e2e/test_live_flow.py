@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tests.e2e.servers import Person
+from tests.e2e.servers import Person, befriend, stored_event_ids
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -64,6 +64,10 @@ async def test_request_accept_and_message_reach_the_right_sockets_as_the_contrac
         assert data["from_user"] == {"id": alice.id, "username": "alice"}
         for field in ("id", "sender", "receiver", "content", "is_read", "created_at"):
             assert data[field] == message[field], field
+        # alice's own socket gets her copy: message_sent with the same data.
+        echo = await alice_ws.receive_type("message_sent")
+        assert echo["data"] == data
+        assert echo["id"] > frame["id"]
 
         # bob reads: alice learns it.
         status, read = await bob.api.apost(f"/api/messages/conversation/{alice.id}/read/")
@@ -138,3 +142,109 @@ async def test_frames_from_the_client_get_their_answers_over_a_real_socket(serve
         assert (await ws.receive())["code"] == "bad_frame"
         await ws.send({"type": "ping"})
         assert await ws.receive() == {"type": "pong"}
+
+
+async def test_a_message_reaches_the_receiver_and_the_senders_other_tab_with_the_same_data(
+    server_a, server_b
+):
+    alice, bob, charlie = (Person(server_a, name) for name in ("alice", "bob", "charlie"))
+    await befriend(alice, bob)
+    await befriend(alice, charlie)
+    # alice has two tabs, on two processes; she writes from neither socket (over REST).
+    async with (
+        alice.socket(server_a) as writing_tab,
+        alice.socket(server_b) as other_tab,
+        bob.socket(server_b) as bob_ws,
+        charlie.socket(server_a) as charlie_ws,
+    ):
+        for ws in (writing_tab, other_tab, bob_ws, charlie_ws):
+            await ws.receive_type("connection_established")
+
+        status, message = await alice.api.apost(
+            "/api/messages/", {"receiver_id": bob.id, "content": "seen in both tabs"}
+        )
+        assert status == 201, message
+
+        received = await bob_ws.receive_type("new_message")
+        assert set(received) == {"type", "id", "created_at", "data"}
+        echoes = [await tab.receive_type("message_sent") for tab in (other_tab, writing_tab)]
+        for echo in echoes:
+            assert set(echo) == {"type", "id", "created_at", "data"}
+            assert echo["data"] == received["data"]
+            assert echo["data"]["id"] == message["id"]
+            assert echo["data"]["sender"] == {"id": alice.id, "username": "alice"}
+            assert echo["data"]["receiver"] == {"id": bob.id, "username": "bob"}
+            assert echo["data"]["content"] == "seen in both tabs"
+        assert echoes[0]["id"] == echoes[1]["id"]
+        # Stored too: alice's feed and replay have it, already read.
+        status, feed = await asyncio.to_thread(alice.api.get, "/api/notifications/?after=0")
+        assert status == 200
+        assert feed[-1]["id"] == echoes[0]["id"]
+        assert feed[-1]["type"] == "message_sent"
+        assert feed[-1]["read_at"] is not None
+        assert stored_event_ids(bob, "new_message") == [received["id"]]
+
+        assert await charlie_ws.nothing_within(0.3)
+        for ws in (writing_tab, other_tab, bob_ws):
+            assert await ws.nothing_within(0.1)
+
+
+async def test_a_decline_a_cancel_and_a_removal_reach_the_other_person_live(server_a, server_b):
+    alice, bob, charlie = (Person(server_a, name) for name in ("alice", "bob", "charlie"))
+    async with (
+        alice.socket(server_a) as alice_ws,
+        bob.socket(server_b) as bob_ws,
+        charlie.socket(server_a) as charlie_ws,
+    ):
+        for ws in (alice_ws, bob_ws, charlie_ws):
+            await ws.receive_type("connection_established")
+
+        # alice asks bob, bob declines: alice learns who declined which request.
+        status, sent = await alice.api.apost(f"/api/friends/request/{bob.id}/")
+        assert status == 201, sent
+        request_id = sent["request"]["id"]
+        await bob_ws.receive_type("friend_request")
+        status, body = await bob.api.apost(f"/api/friends/decline/{request_id}/")
+        assert status == 200, body
+        frame = await alice_ws.receive_type("friend_request_declined")
+        assert set(frame) == {"type", "id", "created_at", "data"}
+        assert frame["data"] == {"request_id": request_id, "by": bob.summary}
+
+        # alice asks again, then withdraws it: bob's pending request disappears.
+        status, sent = await alice.api.apost(f"/api/friends/request/{bob.id}/")
+        assert status == 201, sent
+        request_id = sent["request"]["id"]
+        await bob_ws.receive_type("friend_request")
+        status, body = await asyncio.to_thread(alice.api.delete, f"/api/friends/cancel/{bob.id}/")
+        assert status == 200, body
+        frame = await bob_ws.receive_type("friend_request_cancelled")
+        assert frame["data"] == {"request_id": request_id, "from_user": alice.summary}
+
+        # bob and charlie become friends; charlie ends it: bob learns who did.
+        status, sent = await bob.api.apost(f"/api/friends/request/{charlie.id}/")
+        assert status == 201, sent
+        await charlie_ws.receive_type("friend_request")
+        status, _ = await charlie.api.apost(f"/api/friends/accept/{sent['request']['id']}/")
+        assert status == 201
+        await bob_ws.receive_type("friend_accepted")
+        status, body = await asyncio.to_thread(charlie.api.delete, f"/api/friends/remove/{bob.id}/")
+        assert status == 200, body
+        frame = await bob_ws.receive_type("friend_removed")
+        assert frame["data"] == {"user": charlie.summary}
+
+        # Nothing else reached anyone; on resume, bob's replay holds all four in id order.
+        for ws in (alice_ws, bob_ws, charlie_ws):
+            assert await ws.nothing_within(0.2)
+    async with bob.socket(server_a, last_event_id=0) as resumed:
+        await resumed.receive_type("connection_established")
+        replayed = [await resumed.receive() for _ in range(5)]
+        done = await resumed.receive_type("replay_complete")
+    assert [f["type"] for f in replayed] == [
+        "friend_request",
+        "friend_request",
+        "friend_request_cancelled",
+        "friend_accepted",
+        "friend_removed",
+    ]
+    assert [f["id"] for f in replayed] == sorted(f["id"] for f in replayed)
+    assert done["count"] == 5

@@ -245,9 +245,10 @@ def test_the_contract_flows_get_the_answers_the_schema_describes(server_a):
     call(alice, "POST", "/api/messages/", 201, body={"receiver_id": bob.id, "content": "again"})
     call(bob, "POST", "/api/messages/read_all/", 200, query={"user_id": alice.id})
 
-    # Notifications: alice holds friend_accepted and messages_read, bob friend_request and
-    # new_message, so every event shape is checked against the schema.
-    for person in (alice, bob):
+    # Notifications: alice holds friend_accepted, message_sent and messages_read, bob
+    # friend_request and new_message, carol friend_request_declined and
+    # friend_request_cancelled, so every event shape is checked against the schema.
+    for person in (alice, bob, carol):
         events = call(person, "GET", "/api/notifications/", 200)
         call(
             person, "GET", "/api/notifications/", 200, query={"after": events[0]["id"], "limit": 1}
@@ -255,16 +256,20 @@ def test_the_contract_flows_get_the_answers_the_schema_describes(server_a):
         call(person, "GET", "/api/notifications/unread_count/", 200)
         call(person, "POST", "/api/notifications/read/", 200, body={"ids": [events[0]["id"]]})
         call(person, "POST", "/api/notifications/read/", 200, body={"up_to": events[-1]["id"]})
-    alice_events = {e["type"] for e in call(alice, "GET", "/api/notifications/", 200)}
-    bob_events = {e["type"] for e in call(bob, "GET", "/api/notifications/", 200)}
-    assert alice_events | bob_events == {
-        "friend_request", "friend_accepted", "new_message", "messages_read"
+    event_types = set()
+    for person in (alice, bob, carol):
+        event_types |= {e["type"] for e in call(person, "GET", "/api/notifications/", 200)}
+    assert event_types == {
+        "friend_request", "friend_accepted", "new_message", "messages_read", "message_sent",
+        "friend_request_declined", "friend_request_cancelled",
     }  # fmt: skip
 
     # Endings.
     call(
         alice, "DELETE", "/api/friends/remove/{user_id}/", 200, path_parameters={"user_id": bob.id}
     )
+    # The last event shape: bob learns who ended the friendship.
+    assert call(bob, "GET", "/api/notifications/", 200)[-1]["type"] == "friend_removed"
     call(
         alice, "DELETE", "/api/friends/remove/{user_id}/", 404, path_parameters={"user_id": bob.id}
     )
