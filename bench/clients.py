@@ -28,6 +28,8 @@ class Stats:
         self.seqs: list[int] = []
         self.lat_ns: list[int] = []
         self.frames = 0
+        # `message_sent` frames: a sender's copy of its own benchmark message, not a delivery.
+        self.echoes = 0
         self.out_of_order = 0
         self.closes: dict[int, int] = {}
         self.errors: dict[str, int] = {}
@@ -75,7 +77,9 @@ class Client:
             self.events.append(event_id)
             data = frame.get("data")
             content = data.get("content") if isinstance(data, dict) else None
-            if content and content.startswith("b "):
+            if kind == "message_sent":
+                stats.echoes += 1
+            elif content and content.startswith("b "):
                 _, seq, sent = content.split(" ", 2)
                 stats.seqs.append(int(seq))
                 stats.lat_ns.append(now_ns() - int(sent))
@@ -261,6 +265,7 @@ class ClientWorker:
             "seqs": s.seqs,
             "lat_ns": s.lat_ns,
             "frames": s.frames,
+            "echoes": s.echoes,
             "out_of_order": s.out_of_order,
             "closes": s.closes,
             "not_recovered": s.not_recovered,
@@ -487,6 +492,7 @@ class ClientPool:
             "seqs": [],
             "lat_ns": [],
             "frames": 0,
+            "echoes": 0,
             "out_of_order": 0,
             "closes": {},
             "not_recovered": 0,
@@ -496,7 +502,7 @@ class ClientPool:
         for r in results:
             merged["seqs"] += r["seqs"]
             merged["lat_ns"] += r["lat_ns"]
-            for key in ("frames", "out_of_order", "not_recovered", "replayed"):
+            for key in ("frames", "echoes", "out_of_order", "not_recovered", "replayed"):
                 merged[key] += r[key]
             for code, n in r["closes"].items():
                 merged["closes"][code] = merged["closes"].get(code, 0) + n
