@@ -11,7 +11,7 @@ from messages_app import selectors
 from messages_app.models import MAX_CONTENT_LENGTH, Message
 from notifications import events
 from notifications.models import EventType
-from notifications.services import notify
+from notifications.services import NewEvent, notify, notify_each
 from numeneon import rawsql
 from numeneon.errors import ApplicationError, Forbidden, NotFound
 
@@ -50,18 +50,13 @@ def message_send(*, actor, receiver_id: int, content: str) -> Message:
         raise Forbidden("not_friends", "You can only send messages to your friends.")
     message = rawsql.insert(Message(sender=sender, receiver=receiver, content=content))
     shown = selectors.message_out(message)
-    # Both users' rows are locked by message_parties (in id order, so that two friends
-    # writing to each other at once wait instead of deadlocking): no further lock here.
-    notify(
-        recipient_id=receiver.pk,
-        event_type=EventType.NEW_MESSAGE,
-        data=events.new_message_data(message=shown),
-        stream_locked=True,
-    )
-    notify(
-        recipient_id=sender.pk,
-        event_type=EventType.MESSAGE_SENT,
-        data=events.message_sent_data(message=shown),
+    notify_each(
+        [
+            NewEvent(receiver.pk, EventType.NEW_MESSAGE, events.new_message_data(message=shown)),
+            NewEvent(sender.pk, EventType.MESSAGE_SENT, events.message_sent_data(message=shown)),
+        ],
+        # Both rows, by message_parties: in id order, so that two friends writing to each
+        # other at the same instant wait for each other instead of deadlocking.
         stream_locked=True,
     )
     return message

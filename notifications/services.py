@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -25,12 +26,6 @@ logger = logging.getLogger(__name__)
 
 # The channel layer message type the consumer handles (`notification_event`).
 LAYER_EVENT = "notification.event"
-
-
-# Events that tell a user of their own action: stored, replayed and listed like any other,
-# but already read, since they hold nothing the user has not seen (no unread count grows
-# because someone wrote a message).
-STORED_READ = frozenset({EventType.MESSAGE_SENT})
 
 
 def user_group_name(user_id: int) -> str:
@@ -83,15 +78,68 @@ def notify(
 
     `stream_locked`: the caller has locked the recipient's row in this transaction already
     (lock_event_stream)."""
-    event_type = EventType(event_type)
     if not stream_locked:
         lock_event_stream(recipient_id)
     prev_id = last_event_id(user_id=recipient_id)
-    event = Notification(recipient_id=recipient_id, type=event_type, data=data)
-    if event_type in STORED_READ:
-        event.read_at = event.created_at
-    rawsql.insert(event)
-    message = {
+    event = rawsql.insert(_new_event(NewEvent(recipient_id, event_type, data), timezone.now()))
+    message = _layer_message(event, prev_id)
+    transaction.on_commit(lambda: push_to_user(recipient_id, message))
+    return event
+
+
+class NewEvent(NamedTuple):
+    recipient_id: int
+    event_type: EventType | str
+    data: dict
+
+
+def notify_each(
+    new_events: Sequence[NewEvent], *, stream_locked: bool = False
+) -> list[Notification]:
+    """notify() for events of different users caused by one operation (a message: the
+    receiver's new_message and the sender's message_sent): stored in one statement on
+    PostgreSQL (two on SQLite) instead of two per event, pushed in one call after commit.
+
+    `stream_locked`: the caller has locked every recipient's row in this transaction already.
+    Otherwise they are locked here in id order, the order every path that locks two users'
+    rows takes (friends.selectors.message_parties), so that two such calls wait for each
+    other instead of deadlocking."""
+    recipients = [e.recipient_id for e in new_events]
+    if len(set(recipients)) != len(recipients):
+        # One statement reads every recipient's previous id before any insert.
+        raise ValueError("notify_each stores at most one event per recipient")
+    with transaction.atomic(savepoint=False):  # as notify()
+        if not stream_locked:
+            for recipient_id in sorted(recipients):
+                lock_event_stream(recipient_id)
+        now = timezone.now()
+        events = [_new_event(e, now) for e in new_events]
+        prev_ids = _insert_events(events)
+        pushes = [(e.recipient_id, _layer_message(e, prev_ids[e.recipient_id])) for e in events]
+        transaction.on_commit(lambda: push_to_users(pushes))
+    return events
+
+
+# Events that tell a user of their own action: stored, replayed and listed like any other,
+# but already read, since they hold nothing the user has not seen (no unread count grows
+# because someone wrote a message).
+STORED_READ = frozenset({EventType.MESSAGE_SENT})
+
+
+def _new_event(new: NewEvent, now) -> Notification:
+    event_type = EventType(new.event_type)
+    read_at = now if event_type in STORED_READ else None
+    return Notification(
+        recipient_id=new.recipient_id,
+        type=event_type,
+        data=new.data,
+        created_at=now,
+        read_at=read_at,
+    )
+
+
+def _layer_message(event: Notification, prev_id: int) -> dict:
+    return {
         "type": LAYER_EVENT,
         "id": event.id,
         # Lets a consumer see that it missed an event (a late or dropped push) and fetch it.
@@ -99,8 +147,63 @@ def notify(
         # Encoded once here, not once per socket.
         "text": encode_frame(event_frame(event)),
     }
-    transaction.on_commit(lambda: push_to_user(recipient_id, message))
-    return event
+
+
+# Written out: the message path runs it for every message (docs/PERFORMANCE.md, "message_sent
+# on the message path"). On PostgreSQL the insert and the previous ids are one statement: the
+# outer SELECT does not see the rows its WITH inserts (one snapshot for the whole statement),
+# so it reads each recipient's newest id before this event. Both use the (recipient, id) index.
+_INSERT_EVENTS = (
+    'INSERT INTO "notifications_notification" '
+    '("recipient_id", "type", "data", "created_at", "read_at") VALUES {values} '
+    'RETURNING "id", "recipient_id"'
+)
+_INSERT_EVENTS_WITH_PREVIOUS_IDS = (
+    "WITH stored AS ({insert}) "
+    'SELECT stored."id", stored."recipient_id", ('
+    'SELECT n."id" FROM "notifications_notification" n '
+    'WHERE n."recipient_id" = stored."recipient_id" ORDER BY n."id" DESC LIMIT 1'
+    ") FROM stored"
+)
+_NEWEST_EVENT_IDS = (
+    'SELECT "recipient_id", MAX("id") FROM "notifications_notification" '
+    'WHERE "recipient_id" IN ({recipients}) GROUP BY "recipient_id"'
+)
+
+
+def _insert_events(events: list[Notification]) -> dict[int, int]:
+    """Insert `events` (one per recipient), set their ids; answer each recipient's previous
+    newest event id (0 for none)."""
+    data_field = Notification._meta.get_field("data")
+    time_field = Notification._meta.get_field("created_at")
+    params: list = []
+    for event in events:
+        params += [
+            event.recipient_id,
+            event.type,
+            data_field.get_db_prep_save(event.data, connection),
+            time_field.get_db_prep_save(event.created_at, connection),
+            time_field.get_db_prep_save(event.read_at, connection),
+        ]
+    insert = _INSERT_EVENTS.format(values=", ".join(["(%s, %s, %s, %s, %s)"] * len(events)))
+    recipients = [event.recipient_id for event in events]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(_INSERT_EVENTS_WITH_PREVIOUS_IDS.format(insert=insert), params)
+            rows = cursor.fetchall()
+            prev_ids = {recipient_id: prev or 0 for _, recipient_id, prev in rows}
+        else:
+            newest = _NEWEST_EVENT_IDS.format(recipients=", ".join(["%s"] * len(recipients)))
+            cursor.execute(newest, recipients)
+            prev_ids = dict.fromkeys(recipients, 0) | dict(cursor.fetchall())
+            cursor.execute(insert, params)
+            rows = [(event_id, recipient_id, None) for event_id, recipient_id in cursor.fetchall()]
+    ids = {recipient_id: event_id for event_id, recipient_id, _ in rows}
+    for event in events:
+        event.pk = ids[event.recipient_id]
+        event._state.adding = False
+        event._state.db = connection.alias
+    return prev_ids
 
 
 class _PushHealth:
@@ -131,13 +234,24 @@ _push_health = _PushHealth()
 
 
 def push_to_user(user_id: int, message: dict) -> None:
-    """Best effort: the event is stored already, so a failed push is logged, not raised."""
-    try:
-        async_to_sync(get_channel_layer().group_send)(user_group_name(user_id), message)
-    except Exception:
-        _push_health.failed(user_id)
-    else:
-        _push_health.succeeded()
+    push_to_users([(user_id, message)])
+
+
+def push_to_users(pushes: list[tuple[int, dict]]) -> None:
+    """Best effort: the events are stored already, so a failed push is logged, not raised.
+    Several pushes go in one hop to the event loop (a thread hop costs more than a send)."""
+    async_to_sync(_send_all)(pushes)
+
+
+async def _send_all(pushes: list[tuple[int, dict]]) -> None:
+    layer = get_channel_layer()
+    for user_id, message in pushes:
+        try:
+            await layer.group_send(user_group_name(user_id), message)
+        except Exception:
+            _push_health.failed(user_id)
+        else:
+            _push_health.succeeded()
 
 
 def notifications_mark_read(
