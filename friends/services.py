@@ -52,7 +52,13 @@ def friend_request_send(*, actor: User, to_user_id: int) -> RequestOutcome:
         with transaction.atomic():
             request = FriendRequest.objects.create(from_user=actor, to_user=to_user)
     except IntegrityError:
-        # A concurrent request between the same two people won the one pending slot.
+        # A concurrent request between the same two people won the one pending slot (it has
+        # committed by now). If it is theirs, the two asked each other at the same instant:
+        # accept it, as if it had come first, and they are friends with nothing pending.
+        theirs = selectors.pending_request(from_id=to_user.pk, to_id=actor.pk, for_update=True)
+        if theirs is not None:
+            friend = friend_request_accept(actor=actor, request_id=theirs.pk)
+            return RequestOutcome(request=theirs, friend=friend)
         raise ApplicationError(
             "already_requested", "A friend request between you two is already pending."
         ) from None
