@@ -5,9 +5,11 @@
 //   const unsubscribe = realtime.subscribe("new_message", (data) => showMessage(data));
 //   realtime.on("reload", () => refetchEverything());
 //
-// The wire protocol is ../shared/CONTRACT.md of the backend. Every event is delivered to the
-// app at most once and in id order; what the socket missed while it was down is replayed by the
-// server from `last_event_id`, and when it cannot be, "reload" asks the app to refetch over REST.
+// The wire protocol, with every event type and its `data`, is docs/CONTRACT.md in this
+// repository. The client keeps no list of types: each event, whatever its type, is delivered to
+// the app at most once and in id order; what the socket missed while it was down is replayed by
+// the server from `last_event_id`, and when it cannot be, "reload" asks the app to refetch over
+// REST.
 
 export const CLOSE_INVALID_CREDENTIAL = 4001;
 export const CLOSE_TOKEN_EXPIRED = 4002;

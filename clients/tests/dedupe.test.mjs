@@ -174,3 +174,39 @@ test("ack marks read up to the newest delivered event, over the socket", async (
   assert.deepEqual(t.socket.sent, [{ type: "ack", last_event_id: 5 }]);
   await flush();
 });
+
+test("the newer event types reach subscribers once each and in id order, across a replay", async () => {
+  const t = await setup();
+  const types = [
+    "friend_request_declined",
+    "friend_request_cancelled",
+    "friend_removed",
+    "message_sent",
+  ];
+  const seen = [];
+  for (const type of types) {
+    t.realtime.subscribe(type, (data, frame) => seen.push([frame.id, type, data]));
+  }
+  const sent = {
+    friend_request_declined: { request_id: 4, by: { id: 2, username: "bob" } },
+    friend_request_cancelled: { request_id: 5, from_user: { id: 3, username: "charlie" } },
+    friend_removed: { user: { id: 2, username: "bob" } },
+    message_sent: { id: 9, content: "from my other tab", sender: { id: 7 }, receiver: { id: 2 } },
+  };
+  t.socket.establish({ lastEventId: 0 });
+  t.socket.event(1, "friend_request_declined", sent.friend_request_declined);
+  t.socket.event(2, "friend_request_cancelled", sent.friend_request_cancelled);
+  t.socket.serverClose(1006);
+  await t.clock.advance(250);
+
+  // The replay repeats 2 before the new ones; a late live push repeats 4.
+  t.socket.establish({ lastEventId: 4 });
+  t.socket.event(2, "friend_request_cancelled", sent.friend_request_cancelled);
+  t.socket.event(3, "friend_removed", sent.friend_removed);
+  t.socket.event(4, "message_sent", sent.message_sent);
+  t.socket.push({ type: "replay_complete", count: 3 });
+  t.socket.event(4, "message_sent", sent.message_sent);
+
+  assert.deepEqual(seen, types.map((type, index) => [index + 1, type, sent[type]]));
+  assert.deepEqual(t.record.delivered, [1, 2, 3, 4]);
+});
