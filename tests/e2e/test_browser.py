@@ -129,7 +129,7 @@ def test_a_request_an_acceptance_and_a_chat_show_up_in_the_other_browser_without
     # alice accepts: bob gets a toast, and alice is his friend.
     alice.accept_request_from("bob")
     clicked = alice.action_at()
-    accepted_ms = bob.seen_at("toast", "alice accepted your friend request") - clicked
+    accepted_ms = bob.seen_at("toast", "alice accepted your friend request.") - clicked
     bob.page.wait_for_selector('#friends li[data-username="alice"]')
     assert bob.page.locator("#sent-requests li").count() == 0
     assert alice.badge() is None

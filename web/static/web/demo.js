@@ -1,6 +1,6 @@
-// The demo page: accounts, friends and chat over the REST API, kept current by pushed events
-// through numeneon-realtime.js. Nothing here polls: after the first load, the page asks the
-// API only when the person does something, or when the client says "reload".
+// The demo page: accounts, profiles, friends and chat over the REST API, kept current by
+// pushed events through numeneon-realtime.js. Nothing here polls: after the first load, the page
+// asks the API only when the person does something, or when the client says "reload".
 
 import { createRealtime, ticketFetcher } from "../numeneon-realtime.js";
 
@@ -23,6 +23,28 @@ function element(tag, attributes = {}, ...children) {
 
 const displayName = (user) =>
   [user.first_name, user.last_name].filter(Boolean).join(" ") || user.username;
+
+/** `url` when it is an absolute https URL, else null: the only thing an avatar may load. */
+function httpsUrl(url) {
+  if (typeof url !== "string" || !url) return null;
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === "https:" ? parsed.href : null;
+  } catch {
+    return null;
+  }
+}
+
+/** `url` when it is an absolute http(s) URL, else null: the only kind of link a profile shows. */
+function webUrl(url) {
+  if (typeof url !== "string" || !url) return null;
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === "https:" || parsed.protocol === "http:" ? parsed.href : null;
+  } catch {
+    return null;
+  }
+}
 
 // --- the session: tokens in sessionStorage, so two windows can be two people ----------------
 
@@ -127,6 +149,7 @@ async function anonymousPost(path, body) {
 // --- state ----------------------------------------------------------------------------------
 
 const state = {
+  me: null, // GET /api/auth/me/: the person's own profile user
   friends: new Map(), // user id -> summary
   incoming: new Map(), // request id -> {id, from_user}
   sent: new Map(), // request id -> {id, to_user}
@@ -134,9 +157,15 @@ const state = {
   // by the REST state from a new one.
   conversations: new Map(),
   threads: new Map(), // user id -> Map(message id -> message)
+  loadedThreads: new Set(), // user ids whose history was fetched (threads also hold pushes)
   openChat: null,
   searchQuery: "",
   searchResults: [],
+  suggestions: [], // as fetched; people who became related since are left out when shown
+  pictures: new Map(), // user id -> profile_picture, learnt from any answer that carries it
+  profiles: new Map(), // username -> profile user, or {missing: true} after a 404
+  openProfile: null, // username whose profile the main pane shows, instead of the chat
+  editingProfile: false,
 };
 
 function conversation(userId) {
@@ -147,14 +176,27 @@ function conversation(userId) {
 }
 
 function resetState() {
+  state.me = null;
   state.friends.clear();
   state.incoming.clear();
   state.sent.clear();
   state.conversations.clear();
   state.threads.clear();
+  state.loadedThreads.clear();
   state.openChat = null;
   state.searchQuery = "";
   state.searchResults = [];
+  state.suggestions = [];
+  state.pictures.clear();
+  state.profiles.clear();
+  state.openProfile = null;
+  state.editingProfile = false;
+}
+
+function learnPictures(users) {
+  for (const user of users) {
+    if ("profile_picture" in user) state.pictures.set(user.id, user.profile_picture);
+  }
 }
 
 // --- live events ----------------------------------------------------------------------------
@@ -182,7 +224,17 @@ function connect() {
     onReload: () => loadAll(),
   });
   realtime.on("status", renderConnection);
-  for (const type of ["friend_request", "friend_accepted", "new_message", "messages_read"]) {
+  const types = [
+    "friend_request",
+    "friend_request_cancelled",
+    "friend_request_declined",
+    "friend_accepted",
+    "friend_removed",
+    "new_message",
+    "message_sent",
+    "messages_read",
+  ];
+  for (const type of types) {
     realtime.subscribe(type, (data) => receive(type, data));
   }
 }
@@ -199,13 +251,26 @@ function receive(type, data) {
 function apply(type, data) {
   if (type === "friend_request") {
     state.incoming.set(data.request_id, { id: data.request_id, from_user: data.from_user });
+  } else if (type === "friend_request_cancelled") {
+    state.incoming.delete(data.request_id);
+  } else if (type === "friend_request_declined") {
+    state.sent.delete(data.request_id);
   } else if (type === "friend_accepted") {
     const friend = data.friend ?? data.from_user;
     state.friends.set(friend.id, friend);
+    state.sent.delete(data.request_id);
     for (const [id, request] of state.sent) {
       if (request.to_user.id === friend.id) state.sent.delete(id);
     }
-    toast(`${displayName(friend)} accepted your friend request`, type);
+    const text = typeof data.message === "string" && data.message.trim();
+    toast(text || `${displayName(friend)} accepted your friend request.`, type);
+  } else if (type === "friend_removed") {
+    dropFriend(data.user.id);
+  } else if (type === "message_sent") {
+    // Sent from another of this person's tabs (or this one: the REST answer has the same id).
+    addMessage(data.receiver.id, data);
+    const chat = conversation(data.receiver.id);
+    chat.lastMessageId = Math.max(chat.lastMessageId, data.id);
   } else if (type === "new_message") {
     addMessage(data.sender.id, data);
     const chat = conversation(data.sender.id);
@@ -238,12 +303,20 @@ function loadAll() {
     try {
       do {
         loadAgain = false;
-        const [friends, incoming, sent, conversations] = await Promise.all([
+        const [me, friends, incoming, sent, conversations, suggestions] = await Promise.all([
+          api("GET", "/api/auth/me/"),
           api("GET", "/api/friends/"),
           api("GET", "/api/friends/requests/"),
           api("GET", "/api/friends/requests/sent/"),
           api("GET", "/api/messages/conversations/"),
+          // Optional: the rest of the page works without it.
+          api("GET", "/api/friends/suggestions/").catch(() => null),
         ]);
+        state.me = me;
+        learnPictures([me]);
+        updateSessionUser(me);
+        state.suggestions = suggestions;
+        if (suggestions) learnPictures(suggestions);
         state.friends = new Map(friends.map((f) => [f.id, f]));
         state.incoming = new Map(incoming.map((r) => [r.id, r]));
         state.sent = new Map(sent.map((r) => [r.id, r]));
@@ -254,6 +327,7 @@ function loadAll() {
           ]),
         );
         state.threads.clear();
+        state.loadedThreads.clear();
         if (state.openChat !== null) await loadThread(state.openChat);
       } while (loadAgain);
     } catch (error) {
@@ -272,16 +346,17 @@ function loadAll() {
   return loading;
 }
 
+/** Keyed by message id: a message that arrives twice (a push and a REST answer) shows once. */
 function addMessage(otherId, message) {
+  if (!state.threads.has(otherId)) state.threads.set(otherId, new Map());
   const thread = state.threads.get(otherId);
-  if (thread && !thread.has(message.id)) thread.set(message.id, message);
+  if (!thread.has(message.id)) thread.set(message.id, message);
 }
 
 async function loadThread(userId) {
   const messages = await api("GET", `/api/messages/conversation/${userId}/`);
-  const thread = state.threads.get(userId) ?? new Map();
-  for (const message of messages) thread.set(message.id, message);
-  state.threads.set(userId, thread);
+  for (const message of messages) addMessage(userId, message);
+  state.loadedThreads.add(userId);
   const newest = messages.at(-1);
   if (newest) {
     const chat = conversation(userId);
@@ -313,9 +388,12 @@ function markRead(userId) {
 
 // --- what the person does -------------------------------------------------------------------
 
+/** True when the request was made (or turned into a friendship). */
 async function sendFriendRequest(user) {
+  let made = false;
   try {
     const body = await api("POST", `/api/friends/request/${user.id}/`);
+    made = true;
     if (body.friend) {
       state.friends.set(body.friend.id, body.friend);
       for (const [id, request] of state.incoming) {
@@ -327,6 +405,32 @@ async function sendFriendRequest(user) {
   } catch (error) {
     toast(error.message, "error");
   }
+  render();
+  return made;
+}
+
+async function addSuggestion(user) {
+  if (await sendFriendRequest(user)) {
+    state.suggestions = state.suggestions?.filter((s) => s.id !== user.id) ?? null;
+    render();
+  }
+}
+
+function dropFriend(userId) {
+  state.friends.delete(userId);
+  if (state.openChat === userId) state.openChat = null;
+}
+
+async function removeFriend(user) {
+  try {
+    await api("DELETE", `/api/friends/remove/${user.id}/`);
+  } catch (error) {
+    if (error.status !== 404) {
+      toast(error.message, "error");
+      return;
+    }
+  }
+  dropFriend(user.id);
   render();
 }
 
@@ -353,11 +457,12 @@ async function cancelRequest(request) {
 
 async function openChat(userId) {
   state.openChat = userId;
+  closeProfile();
   const hadUnread = conversation(userId).unread > 0;
   if (hadUnread) markRead(userId);
   render();
   $("#message-input").focus();
-  if (!state.threads.has(userId)) {
+  if (!state.loadedThreads.has(userId)) {
     try {
       await loadThread(userId);
     } catch (error) {
@@ -374,9 +479,7 @@ function sendMessage(receiverId, content) {
   sendQueue = sendQueue.then(async () => {
     try {
       const message = await api("POST", "/api/messages/", { receiver_id: receiverId, content });
-      const thread = state.threads.get(receiverId) ?? new Map();
-      thread.set(message.id, message);
-      state.threads.set(receiverId, thread);
+      addMessage(receiverId, message);
       const chat = conversation(receiverId);
       chat.lastMessageId = Math.max(chat.lastMessageId, message.id);
     } catch (error) {
@@ -384,6 +487,124 @@ function sendMessage(receiverId, content) {
     }
     render();
   });
+}
+
+// --- profiles -------------------------------------------------------------------------------
+
+const isMe = (username) => username === session.user.username;
+
+/** Shows `username`'s profile in the main pane, fetched afresh each time it is opened. */
+async function showProfile(username) {
+  state.openChat = null;
+  state.openProfile = username;
+  state.editingProfile = false;
+  render();
+  const path = isMe(username)
+    ? "/api/auth/me/"
+    : `/api/auth/users/${encodeURIComponent(username)}/`;
+  try {
+    const person = await api("GET", path);
+    learnPictures([person]);
+    if (isMe(username)) {
+      state.me = person;
+      updateSessionUser(person);
+    } else {
+      state.profiles.set(username, person);
+    }
+  } catch (error) {
+    if (error.status === 404) state.profiles.set(username, { missing: true });
+    else toast(error.message, "error");
+  }
+  render();
+}
+
+function closeProfile() {
+  state.openProfile = null;
+  state.editingProfile = false;
+}
+
+/** Names shown in the top bar follow the server's answer about the person. */
+function updateSessionUser(me) {
+  const user = { ...session.user };
+  for (const key of ["id", "username", "first_name", "last_name", "email"]) {
+    if (key in me) user[key] = me[key];
+  }
+  session = { ...session, user };
+  saveSession();
+}
+
+const PROFILE_FIELDS = ["first_name", "last_name", "bio", "location", "website", "avatar"];
+
+function profileValues(me) {
+  const profile = me?.profile ?? {};
+  return {
+    first_name: me?.first_name ?? "",
+    last_name: me?.last_name ?? "",
+    bio: profile.bio ?? "",
+    location: profile.location ?? "",
+    website: profile.website ?? "",
+    avatar: profile.avatar ?? "",
+  };
+}
+
+function startEditingProfile() {
+  const form = $("#profile-form");
+  const values = profileValues(state.me);
+  for (const field of PROFILE_FIELDS) form.elements[field].value = values[field];
+  showProfileErrors({});
+  state.editingProfile = true;
+  render();
+  form.elements.bio.focus();
+}
+
+function showProfileErrors(errors, message = null) {
+  const form = $("#profile-form");
+  for (const field of PROFILE_FIELDS) {
+    const text = (errors[field] ?? []).join(" ");
+    const slot = form.querySelector(`[data-error-for="${field}"]`);
+    slot.textContent = text;
+    slot.hidden = !text;
+    form.elements[field].toggleAttribute("aria-invalid", Boolean(text));
+  }
+  // Anything not about one of the form's fields (an unknown field, a server error).
+  const others = Object.entries(errors)
+    .filter(([field]) => !PROFILE_FIELDS.includes(field))
+    .flatMap(([, texts]) => texts);
+  const general = [message, ...others].filter(Boolean).join(" ");
+  const slot = $("#profile-form-error");
+  slot.textContent = general;
+  slot.hidden = !general;
+}
+
+async function saveProfile(form) {
+  const before = profileValues(state.me);
+  const changes = {};
+  for (const field of PROFILE_FIELDS) {
+    const value = form.elements[field].value.trim();
+    if (value !== before[field]) changes[field] = value;
+  }
+  if (Object.keys(changes).length === 0) {
+    state.editingProfile = false;
+    render();
+    return;
+  }
+  const submit = form.querySelector("button[type=submit]");
+  submit.disabled = true;
+  try {
+    const me = await api("PATCH", "/api/auth/profile/", changes);
+    state.me = me;
+    learnPictures([me]);
+    updateSessionUser(me);
+    state.editingProfile = false;
+    toast("Profile saved.", "notice");
+  } catch (error) {
+    const errors = error.body?.errors ?? {};
+    const aboutFields = PROFILE_FIELDS.some((field) => field in errors);
+    showProfileErrors(errors, aboutFields ? null : error.message);
+  } finally {
+    submit.disabled = false;
+  }
+  render();
 }
 
 let searchTimer = null;
@@ -401,6 +622,7 @@ function search(query) {
     const mine = ++searchSeq;
     try {
       const results = await api("GET", `/api/auth/search/?q=${encodeURIComponent(query)}`);
+      learnPictures(results);
       if (mine === searchSeq) state.searchResults = results;
     } catch (error) {
       toast(error.message, "error");
@@ -413,19 +635,60 @@ function search(query) {
 
 function render() {
   if (!session) return;
+  renderMe();
   renderRequests();
   renderFriends();
+  renderSuggestions();
   renderSearch();
   renderChat();
+  renderProfile();
   renderBadge();
 }
 
-function personRow(user, ...actions) {
+/** A round avatar: the person's https picture when known, else their initial. */
+function avatar(user, picture = state.pictures.get(user.id)) {
+  const initial = element(
+    "span",
+    { class: "avatar", "aria-hidden": "true" },
+    (user.username[0] ?? "?").toUpperCase(),
+  );
+  const src = httpsUrl(picture);
+  if (!src) return initial;
+  const image = element("img", {
+    class: "avatar",
+    src,
+    alt: "",
+    referrerpolicy: "no-referrer",
+    decoding: "async",
+  });
+  image.addEventListener("error", () => image.replaceWith(initial), { once: true });
+  return image;
+}
+
+/** A link to the person's profile, shown in the main pane. */
+function profileLink(user, label = displayName(user)) {
+  return element(
+    "a",
+    {
+      class: "name",
+      href: `#profile/${encodeURIComponent(user.username)}`,
+      onclick: (event) => {
+        event.preventDefault();
+        showProfile(user.username);
+      },
+    },
+    label,
+  );
+}
+
+/** A row of a people list; `link: false` where clicking the row does something else. */
+function personRow(user, { link = true, detail = null } = {}, ...actions) {
+  const name = link ? profileLink(user) : element("span", { class: "name" }, displayName(user));
   return element(
     "li",
     { dataset: { userId: user.id, username: user.username } },
-    element("span", { class: "avatar", "aria-hidden": "true" }, user.username[0].toUpperCase()),
-    element("span", { class: "name" }, displayName(user)),
+    avatar(user),
+    detail ? element("span", { class: "who" }, name, element("span", { class: "detail" }, detail)) : name,
     ...actions,
   );
 }
@@ -445,6 +708,7 @@ function renderRequests() {
     [...state.incoming.values()].map((request) =>
       personRow(
         request.from_user,
+        {},
         button("Accept", () => answerRequest(request, true), { class: "primary" }),
         button("Decline", () => answerRequest(request, false), { class: "quiet" }),
       ),
@@ -453,7 +717,11 @@ function renderRequests() {
   fill(
     "sent-requests",
     [...state.sent.values()].map((request) =>
-      personRow(request.to_user, button("Cancel", () => cancelRequest(request), { class: "quiet" })),
+      personRow(
+        request.to_user,
+        {},
+        button("Cancel", () => cancelRequest(request), { class: "quiet" }),
+      ),
     ),
   );
   const count = $("#requests-count");
@@ -469,6 +737,7 @@ function renderFriends() {
       const unread = state.conversations.get(friend.id)?.unread ?? 0;
       const row = personRow(
         friend,
+        { link: false },
         unread ? element("span", { class: "count", title: "Unread messages" }, String(unread)) : null,
       );
       row.classList.add("clickable");
@@ -479,25 +748,152 @@ function renderFriends() {
   );
 }
 
+/** How the person relates to `userId`: "self", "friend", "sent", "incoming" or "none". */
+function relation(userId) {
+  if (userId === session.user.id) return { kind: "self" };
+  if (state.friends.has(userId)) return { kind: "friend" };
+  for (const request of state.sent.values()) {
+    if (request.to_user.id === userId) return { kind: "sent", request };
+  }
+  for (const request of state.incoming.values()) {
+    if (request.from_user.id === userId) return { kind: "incoming", request };
+  }
+  return { kind: "none" };
+}
+
 function renderSearch() {
-  const sentTo = new Set([...state.sent.values()].map((r) => r.to_user.id));
-  const askedBy = new Map([...state.incoming.values()].map((r) => [r.from_user.id, r]));
   fill(
     "search-results",
     state.searchResults.map((user) => {
-      if (state.friends.has(user.id)) {
-        return personRow(user, button("Chat", () => openChat(user.id), { class: "quiet" }));
+      const { kind, request } = relation(user.id);
+      if (kind === "friend") {
+        return personRow(user, {}, button("Chat", () => openChat(user.id), { class: "quiet" }));
       }
-      if (sentTo.has(user.id)) return personRow(user, element("span", { class: "tag" }, "Requested"));
-      if (askedBy.has(user.id)) {
+      if (kind === "sent") return personRow(user, {}, element("span", { class: "tag" }, "Requested"));
+      if (kind === "incoming") {
         return personRow(
           user,
-          button("Accept", () => answerRequest(askedBy.get(user.id), true), { class: "primary" }),
+          {},
+          button("Accept", () => answerRequest(request, true), { class: "primary" }),
         );
       }
-      return personRow(user, button("Add friend", () => sendFriendRequest(user)));
+      return personRow(user, {}, button("Add friend", () => sendFriendRequest(user)));
     }),
   );
+}
+
+const mutualText = (n) =>
+  n === 1 ? "1 mutual friend" : `${n > 0 ? n : "No"} mutual friends`;
+
+function renderSuggestions() {
+  const empty = document.querySelector('[data-empty-for="suggestions"]');
+  if (state.suggestions === null) {
+    fill("suggestions", []);
+    empty.textContent = "Suggestions are not available.";
+    return;
+  }
+  empty.textContent = "No suggestions right now.";
+  // Someone who became a friend, or asked or was asked since the list was fetched, is no
+  // longer a suggestion (the server leaves them out too).
+  const shown = state.suggestions.filter((user) => relation(user.id).kind === "none");
+  fill(
+    "suggestions",
+    shown.map((user) =>
+      personRow(
+        user,
+        { detail: mutualText(user.mutual_friends_count ?? 0) },
+        button("Add friend", () => addSuggestion(user)),
+      ),
+    ),
+  );
+}
+
+function renderMe() {
+  const user = session.user;
+  $("#me").replaceChildren(
+    avatar(user, state.me?.profile_picture),
+    element("span", { class: "me-name" }, displayName(user)),
+  );
+}
+
+const dateOf = (iso) =>
+  new Date(iso).toLocaleDateString(undefined, { year: "numeric", month: "long", day: "numeric" });
+
+/** A summary of `username` from the lists already loaded, to show while the profile loads. */
+function knownUser(username) {
+  if (isMe(username)) return session.user;
+  const everyone = [
+    ...state.friends.values(),
+    ...[...state.incoming.values()].map((r) => r.from_user),
+    ...[...state.sent.values()].map((r) => r.to_user),
+    ...state.searchResults,
+    ...(state.suggestions ?? []),
+  ];
+  return everyone.find((user) => user.username === username) ?? null;
+}
+
+function profileActions(user) {
+  const { kind, request } = relation(user.id);
+  if (kind === "self") {
+    return state.editingProfile ? [] : [button("Edit profile", startEditingProfile)];
+  }
+  if (kind === "friend") {
+    return [
+      button("Message", () => openChat(user.id), { class: "primary" }),
+      button("Remove friend", () => removeFriend(user), { class: "quiet" }),
+    ];
+  }
+  if (kind === "sent") {
+    return [
+      element("span", { class: "tag" }, "Request sent"),
+      button("Cancel request", () => cancelRequest(request), { class: "quiet" }),
+    ];
+  }
+  if (kind === "incoming") {
+    return [
+      button("Accept", () => answerRequest(request, true), { class: "primary" }),
+      button("Decline", () => answerRequest(request, false), { class: "quiet" }),
+    ];
+  }
+  return [button("Add friend", () => sendFriendRequest(user))];
+}
+
+function renderProfile() {
+  const username = state.openProfile;
+  $("#chat").hidden = username !== null;
+  $("#profile-view").hidden = username === null;
+  if (username === null) return;
+  const fetched = isMe(username) ? state.me : state.profiles.get(username);
+  const missing = fetched?.missing === true;
+  const user = (missing ? null : fetched) ?? knownUser(username);
+  const status = $("#profile-status");
+  status.hidden = Boolean(fetched) && !missing;
+  status.textContent = missing ? `There is no one called @${username}.` : "Loading…";
+
+  $("#profile-avatar").replaceChildren(user ? avatar(user, fetched?.profile_picture) : "");
+  $("#profile-name").textContent = user ? displayName(user) : username;
+  $("#profile-handle").textContent = `@${username}`;
+  $("#profile-actions").replaceChildren(...(user && !missing ? profileActions(user) : []));
+
+  const profile = fetched && !missing ? (fetched.profile ?? {}) : null;
+  $("#profile-details").hidden = !profile || state.editingProfile;
+  $("#profile-form").hidden = !state.editingProfile || !isMe(username);
+  if (!profile) return;
+  const bio = $("#profile-bio");
+  bio.textContent = profile.bio || "No bio yet.";
+  bio.classList.toggle("unset", !profile.bio);
+  $("#profile-location").textContent = profile.location || "—";
+  const website = webUrl(profile.website);
+  $("#profile-website").replaceChildren(
+    website
+      ? element(
+          "a",
+          { href: website, target: "_blank", rel: "noopener noreferrer nofollow ugc" },
+          profile.website,
+        )
+      : "—",
+  );
+  $("#profile-joined").textContent = fetched.date_joined ? dateOf(fetched.date_joined) : "—";
 }
 
 const timeOf = (iso) =>
@@ -512,7 +908,7 @@ function renderChat() {
     list.replaceChildren();
     return;
   }
-  $("#chat-title").textContent = displayName(friend);
+  $("#chat-title").replaceChildren(profileLink(friend));
   const stick = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
   const messages = [...(state.threads.get(friend.id)?.values() ?? [])].sort((a, b) => a.id - b.id);
   list.replaceChildren(
@@ -536,7 +932,10 @@ function renderChat() {
 
 function renderBadge() {
   let unread = state.incoming.size;
-  for (const chat of state.conversations.values()) unread += chat.unread;
+  // Only friends' chats can be opened to read them: an ex-friend's unread would never clear.
+  for (const [userId, chat] of state.conversations) {
+    if (state.friends.has(userId)) unread += chat.unread;
+  }
   const badge = $("#unread-badge");
   badge.textContent = String(unread);
   badge.hidden = unread === 0;
@@ -589,7 +988,6 @@ function startSession(body) {
   $("#auth-view").hidden = true;
   $("#app-view").hidden = false;
   $("#account").hidden = false;
-  $("#me").textContent = displayName(session.user);
   render();
   connect();
   loadAll();
@@ -663,6 +1061,15 @@ function bindAuthForms() {
 }
 
 function bindApp() {
+  $("#me").addEventListener("click", () => showProfile(session.user.username));
+  $("#profile-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    saveProfile(event.target);
+  });
+  $("#profile-cancel").addEventListener("click", () => {
+    state.editingProfile = false;
+    render();
+  });
   $("#search-form").addEventListener("submit", (event) => event.preventDefault());
   $("#search-input").addEventListener("input", (event) => search(event.target.value));
   $("#composer").addEventListener("submit", (event) => {
