@@ -299,6 +299,7 @@ function loadAll() {
     return loading;
   }
   heldEvents = [];
+  $("#app-view").setAttribute("aria-busy", "true");
   loading = (async () => {
     try {
       do {
@@ -341,6 +342,7 @@ function loadAll() {
         markRead(state.openChat);
       }
       render();
+      $("#app-view").setAttribute("aria-busy", "false");
     }
   })();
   return loading;
@@ -505,6 +507,7 @@ async function showProfile(username) {
   try {
     const person = await api("GET", path);
     learnPictures([person]);
+    renameEverywhere(person);
     if (isMe(username)) {
       state.me = person;
       updateSessionUser(person);
@@ -516,6 +519,21 @@ async function showProfile(username) {
     else toast(error.message, "error");
   }
   render();
+}
+
+/** Names learnt from a fresh profile replace the older ones in every list already shown. */
+function renameEverywhere(person) {
+  const renamed = (user) =>
+    user.id === person.id
+      ? { ...user, first_name: person.first_name, last_name: person.last_name }
+      : user;
+  if (state.friends.has(person.id)) {
+    state.friends.set(person.id, renamed(state.friends.get(person.id)));
+  }
+  for (const request of state.incoming.values()) request.from_user = renamed(request.from_user);
+  for (const request of state.sent.values()) request.to_user = renamed(request.to_user);
+  state.searchResults = state.searchResults.map(renamed);
+  if (state.suggestions) state.suggestions = state.suggestions.map(renamed);
 }
 
 function closeProfile() {
