@@ -6,7 +6,7 @@ import base64
 import statistics
 from pathlib import Path
 
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, expect
 
 from tests.e2e.servers import DaphneServer, Person
 
@@ -25,6 +25,16 @@ CHROMIUM_ARGS = [
 ]
 # Generous: two cores shared with other suites. Assertions stay exact; only waits are long.
 WAIT_MS = 20_000
+expect.set_options(timeout=WAIT_MS)
+
+# Avatars are https URLs on other hosts; the tests answer them from here (no network).
+AVATAR_HOST = "https://avatars.example"
+AVATAR_SVG = """<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64">
+<defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1">
+<stop offset="0" stop-color="#ff8a5c"/><stop offset="1" stop-color="#c04cfd"/>
+</linearGradient></defs><rect width="64" height="64" fill="url(#g)"/>
+<circle cx="32" cy="25" r="12" fill="#fff" opacity=".9"/>
+<path d="M10 62c3-14 12-21 22-21s19 7 22 21z" fill="#fff" opacity=".9"/></svg>"""
 
 # Records, in the page, when each thing first showed up: "<what>|<text>" -> Date.now().
 # Installed before the demo's script runs, so nothing can appear unobserved.
@@ -68,12 +78,28 @@ def launch_chromium(playwright: Playwright) -> Browser:
 class DemoPage:
     """One person's browser (a context of its own) on the demo page of `server`."""
 
-    def __init__(self, browser: Browser, server: DaphneServer, name: str) -> None:
+    def __init__(
+        self,
+        browser: Browser,
+        server: DaphneServer,
+        name: str,
+        *,
+        tab_of: DemoPage | None = None,
+    ) -> None:
+        """A new browser context, or with `tab_of` another tab in that page's context."""
         self.name = name
         self.server = server
-        self.context: BrowserContext = browser.new_context(viewport={"width": 900, "height": 620})
-        self.context.set_default_timeout(WAIT_MS)
-        self.context.add_init_script(WATCH_SCRIPT)
+        self.owns_context = tab_of is None
+        if tab_of is None:
+            # Dates on the page follow the browser's locale and time zone: fixed here.
+            self.context: BrowserContext = browser.new_context(
+                viewport={"width": 900, "height": 620}, locale="en-US", timezone_id="UTC"
+            )
+            self.context.set_default_timeout(WAIT_MS)
+            self.context.add_init_script(WATCH_SCRIPT)
+            self.context.route(f"{AVATAR_HOST}/**", _answer_avatar)
+        else:
+            self.context = tab_of.context
         self.page: Page = self.context.new_page()
         self.errors: list[str] = []
         self.api_calls: list[str] = []
@@ -87,7 +113,10 @@ class DemoPage:
             self.api_calls.append(f"{request.method} {path}")
 
     def close(self) -> None:
-        self.context.close()
+        if self.owns_context:
+            self.context.close()
+        elif not self.page.is_closed():
+            self.page.close()
 
     # --- logging in -------------------------------------------------------------------------
 
@@ -99,7 +128,7 @@ class DemoPage:
         form.locator("[name=password]").fill(f"{username}-long-password-7")
         form.locator("button[type=submit]").click()
         self.wait_connected()
-        self.settle()
+        self.wait_loaded()
 
     def log_in(self, person: Person) -> None:
         form = self.page.locator("#login-form")
@@ -107,6 +136,12 @@ class DemoPage:
         form.locator("[name=password]").fill(f"{person.username}-long-password-7")
         form.locator("button[type=submit]").click()
         self.wait_connected()
+        self.wait_loaded()
+
+    def wait_loaded(self) -> None:
+        """Waits until the page's state is loaded: the socket's first "reload" included, which
+        comes with "connected"."""
+        self.page.wait_for_selector('#app-view[aria-busy="false"]', state="attached")
         self.settle()
 
     def wait_connected(self, timeout: float = WAIT_MS) -> None:
@@ -133,6 +168,47 @@ class DemoPage:
         self.page.click(f'#requests li[data-username="{username}"] button.primary')
         self.page.wait_for_selector(f'#friends li[data-username="{username}"]')
 
+    def cancel_request_to(self, username: str) -> None:
+        self.page.click(f'#sent-requests li[data-username="{username}"] button')
+
+    def decline_request_from(self, username: str) -> None:
+        self.page.click(f'#requests li[data-username="{username}"] button.quiet')
+
+    def open_own_profile(self, username: str) -> None:
+        self.page.click("#me")
+        self.wait_profile(username)
+
+    def open_profile_from_search(self, username: str) -> None:
+        self.page.fill("#search-input", username)
+        self.page.click(f'#search-results li[data-username="{username}"] a.name')
+        self.wait_profile(username)
+
+    def wait_profile(self, username: str) -> None:
+        """Waits until the main pane shows `username`'s profile as the server gave it."""
+        expect(self.page.locator("#profile-handle")).to_have_text(f"@{username}")
+        self.page.wait_for_selector(
+            "#profile-view:not([hidden]) #profile-status[hidden]", state="attached"
+        )
+        self.settle()
+
+    def profile_action(self, label: str) -> None:
+        self.page.locator("#profile-actions button", has_text=label).click()
+
+    def edit_profile(self, **fields: str) -> None:
+        """Opens the form unless it is open, fills `fields` (by input name) and saves."""
+        form = self.page.locator("#profile-form")
+        if form.is_hidden():
+            self.profile_action("Edit profile")
+        for name, value in fields.items():
+            form.locator(f"[name={name}]").fill(value)
+        submit = form.locator("button[type=submit]")
+        with self.page.expect_response(
+            lambda r: r.url.endswith("/api/auth/profile/") and r.request.method == "PATCH"
+        ):
+            submit.click()
+        # Disabled from the click until the answer has been shown.
+        expect(submit).to_be_enabled()
+
     def open_chat(self, username: str) -> None:
         self.page.click(f'#friends li[data-username="{username}"]')
         self.page.wait_for_selector("#composer:not([hidden])")
@@ -157,6 +233,53 @@ class DemoPage:
         badge = self.page.locator("#unread-badge")
         return badge.text_content() if badge.is_visible() else None
 
+    def profile(self) -> dict[str, object]:
+        """What the profile pane shows, as text (and the avatar's and website's URLs)."""
+        return self.page.evaluate(
+            """() => {
+              const text = (s) => document.querySelector(s).textContent;
+              const img = document.querySelector("#profile-avatar img");
+              const link = document.querySelector("#profile-website a");
+              return {
+                name: text("#profile-name"),
+                handle: text("#profile-handle"),
+                bio: text("#profile-bio"),
+                location: text("#profile-location"),
+                website: text("#profile-website"),
+                website_href: link && link.href,
+                joined: text("#profile-joined"),
+                avatar: img && img.complete && img.naturalWidth > 0 ? img.src : null,
+                actions: [...document.querySelectorAll("#profile-actions > *")]
+                  .map((n) => n.textContent),
+              };
+            }"""
+        )
+
+    def field_errors(self) -> dict[str, str]:
+        """The profile form's visible error texts, by field ("" for the form's own line)."""
+        return self.page.evaluate(
+            """() => {
+              const shown = {};
+              for (const slot of document.querySelectorAll(
+                "#profile-form [data-error-for]:not([hidden])"
+              )) shown[slot.dataset.errorFor] = slot.textContent;
+              const general = document.querySelector("#profile-form-error");
+              if (!general.hidden) shown[""] = general.textContent;
+              return shown;
+            }"""
+        )
+
+    def suggestions(self) -> list[tuple[str, str]]:
+        """(name, mutual friends text) of each suggestion, in the order shown."""
+        rows = self.page.locator("#suggestions li")
+        return [
+            (row.locator(".name").text_content(), row.locator(".detail").text_content())
+            for row in rows.all()
+        ]
+
+    def names_in(self, list_id: str) -> list[str]:
+        return self.page.locator(f"#{list_id} li .name").all_text_contents()
+
     def toasts(self) -> list[str]:
         return self.page.locator(".toast").all_text_contents()
 
@@ -177,6 +300,10 @@ class DemoPage:
     def same_document(self) -> bool:
         """True while the page has not been reloaded since mark_document()."""
         return self.page.evaluate("window.__sameDocument === true")
+
+
+def _answer_avatar(route: Route) -> None:
+    route.fulfill(status=200, content_type="image/svg+xml", body=AVATAR_SVG)
 
 
 def latency_summary(samples_ms: list[int]) -> str:

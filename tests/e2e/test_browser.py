@@ -7,12 +7,19 @@ import os
 import signal
 import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
-from tests.e2e.browser_helpers import DemoPage, latency_summary, launch_chromium, save_side_by_side
+from tests.e2e.browser_helpers import (
+    AVATAR_HOST,
+    DemoPage,
+    latency_summary,
+    launch_chromium,
+    save_side_by_side,
+)
 from tests.e2e.servers import Api, DaphneServer, Person
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -36,13 +43,13 @@ def open_demo(browser):
     """Opens the demo for one person in a browser context of their own."""
     opened: list[DemoPage] = []
 
-    def open_page(server: DaphneServer, name: str) -> DemoPage:
-        page = DemoPage(browser, server, name)
+    def open_page(server: DaphneServer, name: str, *, tab_of: DemoPage | None = None) -> DemoPage:
+        page = DemoPage(browser, server, name, tab_of=tab_of)
         opened.append(page)
         return page
 
     yield open_page
-    for page in opened:
+    for page in reversed(opened):  # a tab before the context it shares
         assert page.errors == [], f"{page.name}'s page threw: {page.errors}"
         page.close()
 
@@ -106,7 +113,7 @@ def test_the_page_and_the_client_module_are_served(server_a):
 
 
 def test_a_request_an_acceptance_and_a_chat_show_up_in_the_other_browser_without_a_reload(
-    server_a, open_demo, browser
+    server_a, open_demo
 ):
     alice, bob = open_demo(server_a, "alice"), open_demo(server_a, "bob")
     alice.sign_up("alice")
@@ -161,9 +168,6 @@ def test_a_request_an_acceptance_and_a_chat_show_up_in_the_other_browser_without
         f"{request_ms} ms (badge {badge_ms} ms), acceptance toast {accepted_ms} ms, "
         f"message toast {first_ms} ms, message in open chat {chat_ms} ms"
     )
-    if target := os.environ.get("NUMENEON_DEMO_SCREENSHOT"):
-        save_side_by_side(browser, [alice, bob], Path(target))
-
     # Everything came pushed: alice's page never refetched a list, and nothing polls.
     assert alice.same_document() and bob.same_document()
     refetches = [call for call in alice.api_calls if call.startswith("GET /api/friends")]
@@ -248,3 +252,241 @@ def test_push_to_screen_latency_of_chat_messages(server_a, open_demo):
     print(f"\npush to screen, Enter in bob's page -> alice's DOM: {latency_summary(samples)}")
     assert alice.messages() == [f"ping {n}" for n in range(20)]
     assert sorted(samples)[len(samples) // 2] <= LIVE_WITHIN_MS, samples
+
+
+# --- profiles, suggestions and the events that keep friend lists right ----------------------
+
+
+def joined_text(iso: str) -> str:
+    """date_joined as the page shows it in an en-US, UTC browser: "December 7, 2026"."""
+    joined = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(UTC)
+    return f"{joined:%B} {joined.day}, {joined.year}"
+
+
+def test_a_profile_edit_shows_its_errors_per_field_then_on_the_other_persons_view_of_it(
+    server_a, open_demo, browser
+):
+    alice_person, bob_person = Person(server_a, "alice"), Person(server_a, "bob")
+    charlie = Person(server_a, "charlie")
+    befriend(charlie, alice_person)
+    befriend(charlie, bob_person)
+    alice, bob = open_demo(server_a, "alice"), open_demo(server_a, "bob")
+    alice.log_in(alice_person)
+    bob.log_in(bob_person)
+    for page in (alice, bob):
+        page.mark_document()
+    assert bob.suggestions() == [("alice", "1 mutual friend")]
+    status, me = alice_person.api.get("/api/auth/me/")
+    assert status == 200, me
+    joined = joined_text(me["date_joined"])
+
+    # bob looks at alice before she has written anything.
+    bob.open_profile_from_search("alice")
+    assert bob.profile() == {
+        "name": "alice",
+        "handle": "@alice",
+        "bio": "No bio yet.",
+        "location": "—",
+        "website": "—",
+        "website_href": None,
+        "joined": joined,
+        "avatar": None,
+        "actions": ["Add friend"],
+    }
+
+    # alice's own profile; an http avatar and an ftp website are refused field by field, with
+    # the server's own words.
+    alice.open_own_profile("alice")
+    assert alice.profile()["actions"] == ["Edit profile"]
+    bad = {"website": "ftp://alice.example/", "avatar": "http://avatars.example/alice.svg"}
+    alice.edit_profile(**bad)
+    status, refused = alice_person.api.request("PATCH", "/api/auth/profile/", bad)
+    assert status == 400 and set(refused["errors"]) == {"website", "avatar"}, refused
+    assert alice.field_errors() == {
+        field: " ".join(texts) for field, texts in refused["errors"].items()
+    }
+    assert alice.page.is_visible("#profile-form")
+
+    edits = {
+        "first_name": "Alice",
+        "last_name": "Liddell",
+        "bio": "Stargazer. <b>Not bold</b> & proud.",
+        "location": "Lisbon",
+        "website": "https://alice.example/",
+        "avatar": f"{AVATAR_HOST}/alice.svg",
+    }
+    alice.edit_profile(**edits)
+    alice.page.wait_for_selector("#profile-form", state="hidden")
+    alice.seen_at("toast", "Profile saved.")
+    mine = {
+        "name": "Alice Liddell",
+        "handle": "@alice",
+        "bio": edits["bio"],
+        "location": "Lisbon",
+        "website": "https://alice.example/",
+        "website_href": "https://alice.example/",
+        "joined": joined,
+        "avatar": f"{AVATAR_HOST}/alice.svg",
+    }
+    expect(alice.page.locator("#profile-avatar img")).to_have_js_property("complete", True)
+    assert alice.profile() == {**mine, "actions": ["Edit profile"]}
+    assert alice.page.text_content("#me") == "Alice Liddell"
+    assert alice.page.get_attribute("#me img", "src") == f"{AVATAR_HOST}/alice.svg"
+
+    # bob opens alice's profile again: the edit is there, and her markup stays text.
+    bob.page.click('#search-results li[data-username="alice"] a.name')
+    expect(bob.page.locator("#profile-name")).to_have_text("Alice Liddell")
+    bob.settle()
+    expect(bob.page.locator("#profile-avatar img")).to_have_js_property("complete", True)
+    assert bob.profile() == {**mine, "actions": ["Add friend"]}
+    assert bob.page.locator("#profile-bio b").count() == 0
+    # The names in bob's lists, fetched before the edit, follow the profile he just read.
+    assert bob.names_in("search-results") == ["Alice Liddell"]
+    assert bob.suggestions() == [("Alice Liddell", "1 mutual friend")]
+    assert alice.same_document() and bob.same_document()
+    if target := os.environ.get("NUMENEON_DEMO_SCREENSHOT"):
+        save_side_by_side(browser, [alice, bob], Path(target))
+
+
+def test_suggestions_show_a_friend_of_a_friend_with_the_mutual_count_and_add_friend_asks_them(
+    server_a, open_demo
+):
+    alice_p, bob_p, charlie_p, dave_p, _erin_p = (
+        Person(server_a, name) for name in ("alice", "bob", "charlie", "dave", "erin")
+    )
+    # charlie and alice have two friends in common (bob, dave); erin knows no one.
+    for a, b in ((alice_p, bob_p), (alice_p, dave_p), (charlie_p, bob_p), (charlie_p, dave_p)):
+        befriend(a, b)
+    status, avatar = alice_p.api.request(
+        "PATCH", "/api/auth/profile/", {"avatar": f"{AVATAR_HOST}/alice.svg"}
+    )
+    assert status == 200, avatar
+
+    alice, charlie = open_demo(server_a, "alice"), open_demo(server_a, "charlie")
+    alice.log_in(alice_p)
+    charlie.log_in(charlie_p)
+    for page in (alice, charlie):
+        page.mark_document()
+    assert charlie.suggestions() == [("alice", "2 mutual friends"), ("erin", "No mutual friends")]
+    picture = charlie.page.locator('#suggestions li[data-username="alice"] img.avatar')
+    assert picture.get_attribute("src") == f"{AVATAR_HOST}/alice.svg"
+    assert alice.suggestions() == [("charlie", "2 mutual friends"), ("erin", "No mutual friends")]
+    alice.api_calls.clear()
+
+    # "Add friend": the suggestion goes, the request is sent, and alice sees it live.
+    charlie.page.click('#suggestions li[data-username="alice"] button')
+    charlie.page.wait_for_selector('#sent-requests li[data-username="alice"]')
+    assert charlie.suggestions() == [("erin", "No mutual friends")]
+    alice.seen_at("request", "charlie")
+    assert alice.names_in("requests") == ["charlie"]
+    # charlie has asked alice: he is no longer one of her suggestions either.
+    assert alice.suggestions() == [("erin", "No mutual friends")]
+    status, incoming = alice_p.api.get("/api/friends/requests/")
+    assert [r["from_user"]["username"] for r in incoming] == ["charlie"]
+    assert [c for c in alice.api_calls if c.startswith("GET /api/friends")] == []
+    assert alice.same_document() and charlie.same_document()
+
+
+def test_declining_cancelling_and_removing_update_the_other_persons_open_page_without_a_reload(
+    server_a, open_demo
+):
+    alice_p, bob_p = Person(server_a, "alice"), Person(server_a, "bob")
+    alice, bob = open_demo(server_a, "alice"), open_demo(server_a, "bob")
+    alice.log_in(alice_p)
+    bob.log_in(bob_p)
+    for page in (alice, bob):
+        page.mark_document()
+        page.api_calls.clear()
+
+    # alice declines: bob's sent request goes, and alice can be asked again.
+    bob.request_friendship("alice")
+    alice.seen_at("request", "bob")
+    alice.decline_request_from("bob")
+    expect(bob.page.locator("#sent-requests li")).to_have_count(0)
+    expect(bob.page.locator('[data-empty-for="sent-requests"]')).to_have_text("None waiting.")
+    expect(bob.page.locator('#search-results li[data-username="alice"] button')).to_have_text(
+        "Add friend"
+    )
+    assert alice.names_in("requests") == []
+
+    # bob asks again, then cancels: alice's request list, count and badge empty by themselves.
+    bob.request_friendship("alice")
+    alice.page.wait_for_selector('#requests li[data-username="bob"]')
+    assert alice.badge() == "1"
+    bob.cancel_request_to("alice")
+    expect(alice.page.locator("#requests li")).to_have_count(0)
+    expect(alice.page.locator('[data-empty-for="requests"]')).to_have_text("No pending requests.")
+    assert alice.page.is_hidden("#requests-count")
+    assert alice.badge() is None
+    assert bob.names_in("sent-requests") == []
+
+    # bob asks a third time and alice accepts: bob's toast is the event's own text.
+    bob.request_friendship("alice")
+    alice.page.wait_for_selector('#requests li[data-username="bob"]')
+    alice.accept_request_from("bob")
+    bob.page.wait_for_selector('#friends li[data-username="alice"]')
+    status, events = bob_p.api.get("/api/notifications/?limit=200")
+    assert status == 200, events
+    accepted = [e["data"] for e in events if e["type"] == "friend_accepted"]
+    assert len(accepted) == 1 and "alice" in accepted[0]["message"], accepted
+    bob.seen_at("toast", accepted[0]["message"])
+    assert bob.names_in("sent-requests") == []
+
+    # bob chats with alice; alice removes him from his profile: bob's list and chat follow.
+    bob.open_chat("alice")
+    alice.open_chat("bob")
+    alice.page.click("#chat-title a.name")
+    alice.wait_profile("bob")
+    assert alice.profile()["actions"] == ["Message", "Remove friend"]
+    alice.profile_action("Remove friend")
+    expect(bob.page.locator("#friends li")).to_have_count(0)
+    expect(bob.page.locator("#chat-title")).to_have_text("Pick a friend to chat with")
+    assert bob.page.is_hidden("#composer")
+    expect(alice.page.locator("#profile-actions button")).to_have_text(["Add friend"])
+    assert alice.names_in("friends") == []
+
+    # All of it came pushed: neither page reloaded or refetched a friend list.
+    assert alice.same_document() and bob.same_document()
+    for page in (alice, bob):
+        assert [c for c in page.api_calls if c.startswith("GET /api/friends")] == [], (
+            page.name,
+            page.api_calls,
+        )
+
+
+def test_a_message_sent_in_one_tab_shows_once_in_the_senders_other_tab(server_a, open_demo):
+    alice_p, bob_p = Person(server_a, "alice"), Person(server_a, "bob")
+    befriend(alice_p, bob_p)
+    tab_a = open_demo(server_a, "alice, tab A")
+    tab_b = open_demo(server_a, "alice, tab B", tab_of=tab_a)
+    bob = open_demo(server_a, "bob")
+    for page, person in ((tab_a, alice_p), (tab_b, alice_p), (bob, bob_p)):
+        page.log_in(person)
+        page.mark_document()
+    tab_a.open_chat("bob")
+    bob.open_chat("alice")
+
+    # Tab B has not opened the chat yet: the push waits in its state for the history.
+    tab_a.send("first, from tab A")
+    bob.seen_at("message", "first, from tab A")
+    tab_b.open_chat("bob")
+    tab_b.page.locator("#messages li.mine .text", has_text="first, from tab A").wait_for()
+
+    # With the chat open in both tabs.
+    tab_a.send("second, from tab A")
+    tab_b.seen_at("message", "second, from tab A")
+    tab_b.send("third, from tab B")
+    tab_a.seen_at("message", "third, from tab B")
+    bob.seen_at("message", "third, from tab B")
+    tab_a.page.wait_for_timeout(1000)  # a duplicate would arrive by now
+
+    sent = ["first, from tab A", "second, from tab A", "third, from tab B"]
+    for page in (tab_a, tab_b, bob):
+        assert page.messages() == sent, page.name
+        ids = page.message_ids()
+        assert ids == sorted(set(ids)) and len(ids) == 3, (page.name, ids)
+    for tab in (tab_a, tab_b):
+        assert tab.page.locator("#messages li.mine").count() == 3
+        # bob has the chat open: every tab of alice's learns he read them.
+        expect(tab.page.locator("#messages li.mine .receipt")).to_have_text([" · Seen"] * 3)
+    assert tab_a.same_document() and tab_b.same_document()
