@@ -77,7 +77,8 @@ function tokenExpiry(token) {
 async function accessToken({ force = false } = {}) {
   if (!session) return null;
   if (!force && tokenExpiry(session.access) - Date.now() > 30_000) return session.access;
-  // One refresh at a time: the refresh token rotates, so a second one in flight would fail.
+  // One refresh at a time: where the server rotates refresh tokens strictly (a setting), each
+  // works once, and a second refresh in flight would fail.
   refreshing ??= refreshAccess().finally(() => {
     refreshing = null;
   });
