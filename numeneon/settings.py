@@ -79,6 +79,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 MIDDLEWARE = [
     "numeneon.middleware.AccessLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "numeneon.middleware.RejectNulCharactersMiddleware",
@@ -248,6 +249,21 @@ _PRIVATE_NETWORKS = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,fc00:
 TRUSTED_PROXY_NETWORKS = envlist(
     "TRUSTED_PROXY_NETWORKS", [*_PRIVATE_NETWORKS.split(","), "127.0.0.0/8", "::1/128"]
 )
+
+# --- Content-Security-Policy (django-csp), on every answer: the demo page runs only its own
+# files and talks only to this origin (its socket included); avatars are https images of any
+# host. Nothing may frame a page of ours. The API docs page adds its inline style.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "img-src": ["'self'", "https:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- CORS and WebSocket origins -------------------------------------------------------------
 _DEV_ORIGINS = ["http://localhost:5173", "http://localhost:4173"]

@@ -104,8 +104,14 @@ class DemoPage:
         self.errors: list[str] = []
         self.api_calls: list[str] = []
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        # Chromium reports what the Content-Security-Policy blocked on the console.
+        self.page.on("console", self._record_policy_violation)
         self.page.on("request", self._record_request)
         self.page.goto(f"{server.http_url}/")
+
+    def _record_policy_violation(self, message) -> None:
+        if "Content Security Policy" in message.text:
+            self.errors.append(message.text)
 
     def _record_request(self, request) -> None:
         path = request.url.removeprefix(self.server.http_url)
