@@ -24,6 +24,16 @@ class StrictJSONParser(JSONParser):
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:
             raise _too_deep() from None
+        except exceptions.ParseError as error:
+            # DRF's text is the decoder's ("JSON parse error - 'utf-8' codec can't decode byte
+            # 0xff in position 0..."): where the body went wrong is enough.
+            cause = error.__context__
+            where = (
+                f" (line {cause.lineno}, column {cause.colno})"
+                if isinstance(cause, json.JSONDecodeError)
+                else ""
+            )
+            raise exceptions.ParseError(f"The body is not valid JSON{where}.") from None
         if json_depth_exceeds(data, MAX_JSON_DEPTH):
             raise _too_deep()
         try:

@@ -88,3 +88,21 @@ def test_numbers_in_queries_and_bodies_are_ascii_digits_only(client_for, alice, 
         assert list(response.json()["errors"]) == list(query)
     response = client.post("/api/messages/", {"receiver_id": digits, "content": "hi"}, "json")
     assert assert_error(response, 400, "validation_error")["errors"].keys() == {"receiver_id"}
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        (b"{", "The body is not valid JSON (line 1, column 2)."),
+        (b'{"a": 1,\n "b": }', "The body is not valid JSON (line 2, column 7)."),
+        (b"\xff\xfe{}", "The body is not valid JSON."),
+        (b"NaN", "The body is not valid JSON."),
+    ],
+)
+def test_a_body_that_is_not_json_says_where_without_the_decoders_words(
+    client_for, alice, body, detail
+):
+    response = client_for(alice).generic(
+        "POST", "/api/messages/", body, content_type="application/json"
+    )
+    assert assert_error(response, 400, "parse_error")["detail"] == detail
