@@ -16,6 +16,17 @@ def assert_error(response, status: int, code: str) -> dict:
     return body
 
 
+def summary(user) -> dict:
+    """A user summary written out by hand, so that a test does not trust the code under test
+    (accounts.selectors.user_summary)."""
+    return {
+        "id": user.pk,
+        "username": user.username,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+    }
+
+
 def http_scope(
     method: str, path: str, token: str | None = None, body: bytes = b"", host: str = "testserver"
 ) -> dict:

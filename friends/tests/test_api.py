@@ -11,21 +11,12 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import User
 from friends.models import FriendRequest, Friendship, ordered_pair
 from notifications.models import Notification
-from tests.helpers import assert_error
+from tests.helpers import assert_error, summary
 
 pytestmark = pytest.mark.django_db
 
 BASE = "/api/friends/"
 SUMMARY_FIELDS = {"id", "username", "first_name", "last_name"}
-
-
-def summary(user) -> dict:
-    return {
-        "id": user.pk,
-        "username": user.username,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-    }
 
 
 def assert_summary_of(value: dict, user) -> None:

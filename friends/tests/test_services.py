@@ -14,18 +14,9 @@ from friends.models import FriendRequest, Friendship, ordered_pair
 from notifications.models import Notification
 from notifications.services import user_group_name
 from numeneon.errors import ApplicationError, Forbidden, NotFound
+from tests.helpers import summary
 
 pytestmark = pytest.mark.django_db
-
-
-def summary(user) -> dict:
-    """A user summary written out by hand, so that the test does not trust the code under test."""
-    return {
-        "id": user.pk,
-        "username": user.username,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-    }
 
 
 def send(actor, to_user) -> services.RequestOutcome:

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from messages_app import selectors
 from messages_app.models import MAX_CONTENT_LENGTH, Message
 from notifications.models import EventType, Notification
-from tests.helpers import assert_error, statements
+from tests.helpers import assert_error, statements, summary
 
 pytestmark = pytest.mark.django_db
 
@@ -30,15 +30,6 @@ def thread_url(user_id) -> str:
 
 def read_url(user_id) -> str:
     return f"/api/messages/conversation/{user_id}/read/"
-
-
-def summary(user) -> dict:
-    return {
-        "id": user.pk,
-        "username": user.username,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-    }
 
 
 def brief(user) -> dict:

@@ -16,6 +16,7 @@ from notifications import selectors as notification_selectors
 from notifications.models import EventType, Notification
 from notifications.services import user_group_name
 from numeneon.errors import ApplicationError, Forbidden, NotFound
+from tests.helpers import summary
 
 pytestmark = pytest.mark.django_db
 
@@ -28,15 +29,6 @@ def friends(alice, bob, befriend):
 
 def send(sender, receiver, content="hello"):
     return services.message_send(actor=sender, receiver_id=receiver.pk, content=content)
-
-
-def summary(user) -> dict:
-    return {
-        "id": user.pk,
-        "username": user.username,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-    }
 
 
 def events_for(user, event_type: str | None = None) -> list[Notification]:

@@ -50,15 +50,6 @@ def pushed_frame(in_memory_layer, django_capture_on_commit_callbacks):
     return push
 
 
-def summary(user) -> dict:
-    return {
-        "id": user.pk,
-        "username": user.username,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-    }
-
-
 def test_a_friend_accepted_frame_names_who_accepted_three_times_and_says_so_in_words(
     pushed_frame, alice, bob
 ):
