@@ -125,7 +125,6 @@ class SessionRefreshSerializer(TokenRefreshSerializer):
     token_class = RefreshToken
 
     def validate(self, attrs: dict) -> dict:
-        services.refresh_token_check(attrs["refresh"])
         try:
             data = super().validate(attrs)
         except User.DoesNotExist:  # simplejwt's .get() of a deleted user's token: a 500

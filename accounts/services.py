@@ -16,10 +16,9 @@ from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
-from rest_framework_simplejwt.tokens import Token
 
 from accounts.models import LoginSession, Profile, User, WebSocketTicket
-from accounts.tokens import RefreshToken, RefreshTokenClaims
+from accounts.tokens import SESSION_CLAIM, RefreshToken, RefreshTokenClaims, live_session_id
 from numeneon.errors import ApplicationError
 from numeneon.limits import WS_TICKET_LIFETIME_SECONDS
 
@@ -93,44 +92,12 @@ def profile_update(*, user: User, **changes: str | None) -> User:
     return user
 
 
-# The claim of a refresh token (and of the access tokens made from it) that names its login
-# session. simplejwt copies it into every access token and every rotated refresh token.
-SESSION_CLAIM = "sid"
-
-
 def tokens_for(user: User) -> dict[str, str]:
     """Start a login session: an access token and a refresh token that names the session."""
     session = LoginSession.objects.create(user=user)
     refresh = RefreshToken.for_user(user)
     refresh[SESSION_CLAIM] = session.pk
     return {"access": str(refresh.access_token), "refresh": str(refresh)}
-
-
-def refresh_token_check(raw: str) -> RefreshToken:
-    """The refresh token, if its signature, expiry and type hold, it is not blacklisted, and
-    its login session has not ended; otherwise TokenError. (A token from before login
-    sessions has no `sid`: the blacklist alone decides for it.)"""
-    token = RefreshToken(raw)
-    _live_session_of(token)
-    return token
-
-
-def _live_session_of(token: Token) -> int | None:
-    """The id of the live login session the token names, or None when it names none;
-    TokenError when the session has ended or is not the token user's."""
-    if SESSION_CLAIM not in token.payload:
-        return None
-    session_id = token[SESSION_CLAIM]
-    owner = None
-    if type(session_id) is int and 0 < session_id < 2**63:  # signed by us, but still input
-        owner = (
-            LoginSession.objects.filter(pk=session_id, ended_at__isnull=True)
-            .values_list("user_id", flat=True)
-            .first()
-        )
-    if owner is None or str(owner) != str(token.payload.get(jwt_settings.USER_ID_CLAIM)):
-        raise TokenError("Token is invalid or expired")
-    return session_id
 
 
 def user_login(*, password: str, username: str = "", email: str = "") -> User:
@@ -152,7 +119,7 @@ def login_session_end(*, actor: User, refresh: str) -> None:
     the session alive."""
     try:
         claims = RefreshTokenClaims(refresh)  # all but the blacklist
-        session_id = _live_session_of(claims)
+        session_id = live_session_id(claims)
         sessionless = RefreshToken(refresh) if session_id is None else None
     except TokenError:
         raise ApplicationError(

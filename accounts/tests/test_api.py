@@ -6,7 +6,8 @@ import pytest
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import LoginSession, Profile, User
-from accounts.services import SESSION_CLAIM, profile_update, user_deactivate
+from accounts.services import profile_update, user_deactivate
+from accounts.tokens import SESSION_CLAIM
 from conftest import PASSWORD
 from numeneon.timefmt import iso
 from tests.helpers import assert_error
