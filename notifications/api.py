@@ -1,16 +1,19 @@
-"""The stored-event feed over REST: what a reloaded page or a `recovered: false` client reads."""
+"""The stored-event feed over REST (what a reloaded page or a `recovered: false` client reads),
+and Web Push subscriptions (for people with no NUMENEON tab open)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from notifications import selectors, services
+from notifications import selectors, services, webpush
 from notifications.services import event_frame
 from numeneon import openapi
-from numeneon.fields import IdField
+from numeneon.errors import ApplicationError
+from numeneon.fields import IdField, StrictCharField
 
 FEED_DEFAULT_LIMIT = 50
 FEED_MAX_LIMIT = 200
@@ -82,3 +85,106 @@ class MarkReadApi(APIView):
             actor_id=request.user.pk, **serializer.validated_data
         )
         return Response({"marked_read": count})
+
+
+class VapidPublicKeyApi(APIView):
+    class OutputSerializer(serializers.Serializer):
+        vapid_public_key = serializers.CharField(
+            help_text="base64url, an uncompressed P-256 point: the browser's "
+            "`applicationServerKey`."
+        )
+
+    @extend_schema(
+        description="The key the browser subscribes with.",
+        responses={
+            200: OutputSerializer,
+            **openapi.error_responses({503: "`push_not_configured`: the server has no VAPID keys"}),
+        },
+    )
+    def get(self, request):
+        if not settings.WEB_PUSH_ENABLED:
+            raise ApplicationError(
+                "push_not_configured", "Push notifications are not set up here.", status_code=503
+            )
+        return Response({"vapid_public_key": settings.VAPID_PUBLIC_KEY})
+
+
+@extend_schema_serializer(component_name="PushSubscriptionKeys")
+class PushKeysSerializer(serializers.Serializer):
+    """The browser's keys, stored base64url whichever of the two encodings they came in."""
+
+    p256dh = StrictCharField(max_length=200)
+    auth = StrictCharField(max_length=100)
+
+    def validate_p256dh(self, value: str) -> str:
+        raw = webpush.decode_key(value)
+        if raw is None or not webpush.is_p256_point(raw):
+            raise serializers.ValidationError("Not a P-256 public key (base64 or base64url).")
+        return webpush.encode_key(raw)
+
+    def validate_auth(self, value: str) -> str:
+        raw = webpush.decode_key(value)
+        if raw is None or len(raw) != webpush.AUTH_SECRET_BYTES:
+            raise serializers.ValidationError("Not a 16-byte secret (base64 or base64url).")
+        return webpush.encode_key(raw)
+
+
+class SubscribeApi(APIView):
+    @extend_schema_serializer(component_name="PushSubscriptionRequest")
+    class InputSerializer(serializers.Serializer):
+        endpoint = StrictCharField(max_length=2048)
+        keys = PushKeysSerializer()
+
+        def validate_endpoint(self, value: str) -> str:
+            error = webpush.endpoint_error(value)
+            if error:
+                raise serializers.ValidationError(error)
+            return value
+
+    @extend_schema(
+        request=InputSerializer,
+        description="Stores this browser's push subscription; the same endpoint again (from "
+        "anyone) replaces it.",
+        responses={
+            201: openapi.ConfirmationSerializer,
+            **openapi.error_responses(
+                {
+                    400: openapi.validation(
+                        "an endpoint that is not https or not a public host, keys that are "
+                        "not a P-256 point and a 16-byte secret"
+                    )
+                },
+                body=True,
+            ),
+        },
+    )
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        services.push_subscription_save(
+            user=request.user, endpoint=data["endpoint"], **data["keys"]
+        )
+        return Response({"message": "Subscribed to push notifications."}, status=201)
+
+
+class UnsubscribeApi(APIView):
+    @extend_schema_serializer(component_name="PushUnsubscribeRequest")
+    class InputSerializer(serializers.Serializer):
+        endpoint = StrictCharField(max_length=2048)
+
+    @extend_schema(
+        request=InputSerializer,
+        description="Forgets your push subscription at this endpoint.",
+        responses={
+            200: openapi.ConfirmationSerializer,
+            **openapi.error_responses(
+                {404: "`subscription_not_found`: none of yours at that endpoint"}, body=True
+            ),
+        },
+    )
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.push_subscription_delete(user=request.user, **serializer.validated_data)
+        return Response({"message": "Unsubscribed from push notifications."})

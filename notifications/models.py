@@ -42,3 +42,20 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} #{self.id} for user {self.recipient_id}"
+
+
+class PushSubscription(models.Model):
+    """One browser's Web Push subscription (RFC 8030): the push service URL our server POSTs
+    to and the keys its payloads are encrypted with (RFC 8291). An endpoint is one browser
+    profile: subscribing it again, as whoever is logged in there now, moves it."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="push_subscriptions"
+    )
+    endpoint = models.URLField(max_length=2048, unique=True)
+    p256dh = models.CharField(max_length=100)  # base64url, no padding: a P-256 point
+    auth = models.CharField(max_length=50)  # base64url, no padding: 16 bytes
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"push subscription {self.pk} of user {self.user_id}"

@@ -17,9 +17,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from notifications.auth import CLOSE_INACTIVE_USER, CLOSE_INVALID_CREDENTIAL
-from notifications.models import EventType, Notification
+from notifications.models import EventType, Notification, PushSubscription
 from notifications.selectors import events_between, last_event_id, user_state
 from numeneon import rawsql
+from numeneon.errors import NotFound
 from numeneon.timefmt import iso
 
 logger = logging.getLogger(__name__)
@@ -317,3 +318,20 @@ def user_sockets_close(*, user_id: int, code: int) -> None:
     """Close every socket of a user, in every server process, once the transaction commits."""
     message = {"type": "session.close", "code": code}
     transaction.on_commit(lambda: push_to_user(user_id, message))
+
+
+def push_subscription_save(*, user, endpoint: str, p256dh: str, auth: str) -> PushSubscription:
+    """Store a browser's push subscription for `user`. The same endpoint again, from anyone,
+    replaces the earlier one: it is one browser profile, now subscribed by whoever is logged in
+    there (keys are stored base64url, as the push worker reads them)."""
+    subscription, _ = PushSubscription.objects.update_or_create(
+        endpoint=endpoint,
+        defaults={"user": user, "p256dh": p256dh, "auth": auth, "created_at": timezone.now()},
+    )
+    return subscription
+
+
+def push_subscription_delete(*, user, endpoint: str) -> None:
+    deleted, _ = PushSubscription.objects.filter(user=user, endpoint=endpoint).delete()
+    if not deleted:
+        raise NotFound("subscription_not_found", "You have no push subscription at that endpoint.")

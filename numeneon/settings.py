@@ -250,6 +250,16 @@ TRUSTED_PROXY_NETWORKS = envlist(
     "TRUSTED_PROXY_NETWORKS", [*_PRIVATE_NETWORKS.split(","), "127.0.0.0/8", "::1/128"]
 )
 
+# --- Web Push (notifications.webpush): VAPID keys from `manage.py generate_vapid_keys`. Without
+# both keys push is off, and GET /api/notifications/vapid-public-key/ says so (503).
+VAPID_PUBLIC_KEY = envstr("VAPID_PUBLIC_KEY")
+VAPID_PRIVATE_KEY = envstr("VAPID_PRIVATE_KEY")
+VAPID_SUBJECT = envstr("VAPID_SUBJECT", "mailto:admin@numeneon.invalid")
+WEB_PUSH_ENABLED = bool(VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY)
+# Push endpoints must be https on a public host; these hosts (a test's local stand-in of a
+# push service, "127.0.0.1:8443") are let through.
+PUSH_ALLOWED_HOSTS = envlist("PUSH_ALLOWED_HOSTS", [])
+
 # --- Content-Security-Policy (django-csp), on every answer: the demo page runs only its own
 # files and talks only to this origin (its socket included); avatars are https images of any
 # host. Nothing may frame a page of ours. The API docs page adds its inline style.

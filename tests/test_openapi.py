@@ -40,6 +40,9 @@ CONTRACT_OPERATIONS = {
     ("get", "/api/notifications/"): True,
     ("get", "/api/notifications/unread_count/"): True,
     ("post", "/api/notifications/read/"): True,
+    ("get", "/api/notifications/vapid-public-key/"): True,
+    ("post", "/api/notifications/subscribe/"): True,
+    ("post", "/api/notifications/unsubscribe/"): True,
 }
 
 # Error statuses the contract names for each operation (beyond 400 and 401, which all have).
@@ -58,6 +61,8 @@ CONTRACT_ERRORS = {
     ("get", "/api/messages/conversation/{user_id}/"): {404},
     ("post", "/api/messages/conversation/{user_id}/read/"): {404},
     ("post", "/api/messages/read_all/"): {404},
+    ("get", "/api/notifications/vapid-public-key/"): {503},
+    ("post", "/api/notifications/unsubscribe/"): {404},
 }
 
 ERROR_SCHEMAS = {"#/components/schemas/Error", "#/components/schemas/BadRequestError"}

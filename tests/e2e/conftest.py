@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import os
 import uuid
 
 import pytest
 import redis
+from django.core.management import call_command
 
 from tests.e2e.servers import DEFAULT_TEST_REDIS_URL, DaphneServer, database_env
 
@@ -32,7 +34,17 @@ def server_env(django_db_setup, redis_url) -> dict[str, str]:
         # The servers' logs are part of what is tested (no credential may reach them).
         "LOG_LEVEL": "INFO",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        # Push set up, as in production: without keys the key endpoint's 503
+        # `push_not_configured` is the contract, which the every-route checks would flag.
+        **vapid_env(),
     }
+
+
+def vapid_env() -> dict[str, str]:
+    out = io.StringIO()
+    call_command("generate_vapid_keys", stdout=out)
+    pairs = (line.split("  #")[0].split("=", 1) for line in out.getvalue().splitlines())
+    return {name: value for name, value in pairs if name.startswith("VAPID_")}
 
 
 @pytest.fixture(scope="session")
