@@ -52,6 +52,8 @@ logger = logging.getLogger("numeneon.server")
 LISTEN_BACKLOG = int(os.environ.get("LISTEN_BACKLOG", "4096"))
 # How long a client may take to send a request's headers (Twisted has no such limit).
 HTTP_HEADERS_TIMEOUT_SECONDS = float(os.environ.get("HTTP_HEADERS_TIMEOUT", "10"))
+# And its body, once the headers are in (the body limit is 2.5 MB).
+HTTP_BODY_TIMEOUT_SECONDS = float(os.environ.get("HTTP_BODY_TIMEOUT", "30"))
 # How long a handshake may wait for the application to accept (Daphne's default: 5 s).
 WEBSOCKET_CONNECT_TIMEOUT_SECONDS = int(os.environ.get("WEBSOCKET_CONNECT_TIMEOUT", "60"))
 # Daphne's keepalive: a ping to a socket silent this long, and the connection dropped when its
@@ -117,14 +119,16 @@ class NumeneonWebRequest(WebRequest):
     def gotLength(self, length):
         super().gotLength(length)
         if length is not None and length > MAX_REQUEST_BODY_BYTES:
-            self._refuse_too_large()
+            # Twisted would answer "Expect: 100-continue" after this, past the final answer.
+            self.requestHeaders.removeHeader(b"expect")
+            self.refuse_too_large()
 
     def handleContentChunk(self, data):
         if self._too_large:
             return
         self._body_bytes += len(data)
         if self._body_bytes > MAX_REQUEST_BODY_BYTES:
-            self._refuse_too_large()
+            self.refuse_too_large()
             return
         super().handleContentChunk(data)
 
@@ -138,7 +142,9 @@ class NumeneonWebRequest(WebRequest):
             self.requestHeaders.setRawHeaders(b"content-length", [b"%d" % self._body_bytes])
         super().process()
 
-    def _refuse_too_large(self) -> None:
+    def refuse_too_large(self) -> None:
+        if self._too_large:
+            return
         self._too_large = True
         self.content.close()
         transport = self.channel.transport
@@ -202,40 +208,60 @@ _AUTOBAHN_ORIGIN_REFUSALS = (
 
 
 class NumeneonHTTPChannel(HTTPChannel):
-    """Twisted's HTTP/1.1 channel with a deadline for request headers: they must be complete
-    within HTTP_HEADERS_TIMEOUT seconds of the connection, or of the first byte of a later
-    request on it. Twisted's idle timeout restarts with every byte, so a client sending its
-    headers a byte at a time held a connection (and a descriptor) for as long as it liked."""
+    """Twisted's HTTP/1.1 channel with deadlines: a request's headers must be complete within
+    HTTP_HEADERS_TIMEOUT seconds of the connection (or of the first byte of a later request on
+    it), and its body within HTTP_BODY_TIMEOUT of the headers. Twisted's idle timeout restarts
+    with every byte, so a client sending a byte at a time held a connection (and a descriptor)
+    for as long as it liked. A body's bytes on the wire, chunk framing and extensions
+    included, are capped too (twice the body limit): extensions of one-byte chunks could
+    carry a thousand times the body."""
 
-    _headers_deadline = None
+    _deadline = None
+    _body_wire_bytes: int | None = None  # counted while a body is being received
 
     def connectionMade(self):
         super().connectionMade()
-        self._start_headers_deadline()
+        self._start_deadline(HTTP_HEADERS_TIMEOUT_SECONDS)
 
     def dataReceived(self, data):
-        if self.line_mode and self._headers_deadline is None:
-            self._start_headers_deadline()  # a later request on a kept-alive connection
+        if self.line_mode and self._deadline is None:
+            self._start_deadline(HTTP_HEADERS_TIMEOUT_SECONDS)  # a later kept-alive request
         super().dataReceived(data)
 
     def allHeadersReceived(self):
-        self._stop_headers_deadline()
+        self._stop_deadline()
+        self._body_wire_bytes = 0
+        self._start_deadline(HTTP_BODY_TIMEOUT_SECONDS)  # stopped at once when there is none
         super().allHeadersReceived()
 
+    def rawDataReceived(self, data):
+        if self._body_wire_bytes is not None:
+            self._body_wire_bytes += len(data)
+            if self._body_wire_bytes > 2 * MAX_REQUEST_BODY_BYTES and self.requests:
+                self._body_wire_bytes = None
+                self.requests[-1].refuse_too_large()
+                return
+        super().rawDataReceived(data)
+
+    def allContentReceived(self):
+        self._stop_deadline()
+        self._body_wire_bytes = None
+        super().allContentReceived()
+
     def connectionLost(self, reason):
-        self._stop_headers_deadline()
+        self._stop_deadline()
         super().connectionLost(reason)
 
-    def _start_headers_deadline(self) -> None:
-        self._headers_deadline = reactor.callLater(HTTP_HEADERS_TIMEOUT_SECONDS, self._too_slow)
+    def _start_deadline(self, seconds: float) -> None:
+        self._deadline = reactor.callLater(seconds, self._too_slow)
 
-    def _stop_headers_deadline(self) -> None:
-        if self._headers_deadline is not None and self._headers_deadline.active():
-            self._headers_deadline.cancel()
-        self._headers_deadline = None
+    def _stop_deadline(self) -> None:
+        if self._deadline is not None and self._deadline.active():
+            self._deadline.cancel()
+        self._deadline = None
 
     def _too_slow(self) -> None:
-        self._headers_deadline = None
+        self._deadline = None
         if self.transport is not None:
             self.transport.abortConnection()
 

@@ -14,11 +14,16 @@ import pytest
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 HEADERS_TIMEOUT = 2.0
+BODY_TIMEOUT = 3.0
 
 
 @pytest.fixture
 def server(servers):
-    return servers("slow-clients", HTTP_HEADERS_TIMEOUT=str(HEADERS_TIMEOUT))
+    return servers(
+        "slow-clients",
+        HTTP_HEADERS_TIMEOUT=str(HEADERS_TIMEOUT),
+        HTTP_BODY_TIMEOUT=str(BODY_TIMEOUT),
+    )
 
 
 def connect(server) -> socket.socket:
@@ -49,6 +54,21 @@ def test_headers_sent_a_byte_at_a_time_are_cut_off_at_the_deadline(server):
         sock.sendall(b"GET /healthz HTTP/1.1\r\n")
         seconds = dropped_after(sock, b"X-Slow: " + b"a" * 100)
     assert HEADERS_TIMEOUT - 0.6 < seconds < HEADERS_TIMEOUT + 1.5
+
+
+@pytest.mark.parametrize(
+    "framing",
+    ["Content-Length: 2000", "Transfer-Encoding: chunked"],
+)
+def test_a_body_sent_a_byte_at_a_time_is_cut_off_at_its_deadline(server, framing):
+    with connect(server) as sock:
+        sock.sendall(
+            f"POST /api/auth/login/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Content-Type: application/json\r\n{framing}\r\n\r\n".encode()
+        )
+        body = b"1\r\n{\r\n" * 100 if "chunked" in framing else b"{" * 100
+        seconds = dropped_after(sock, body)
+    assert BODY_TIMEOUT - 0.6 < seconds < BODY_TIMEOUT + 1.5
 
 
 def test_a_connection_that_never_sends_a_request_line_is_cut_off(server):
