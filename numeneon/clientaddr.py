@@ -47,6 +47,17 @@ def client_address(
     return str(chosen) if chosen is not None else peer
 
 
+def client_network(address: str) -> str:
+    """What per-client limits count: an IPv4 address, or the /64 of an IPv6 one, since a
+    single IPv6 client is handed a whole /64 and could rotate through it."""
+    parsed = _address(address)
+    if parsed is None or parsed.version == 4:
+        return address
+    if parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+
+
 class ClientAddressMiddleware:
     def __init__(self, application) -> None:
         self.application = application

@@ -18,6 +18,8 @@ from redis.commands.core import Script
 from redis.exceptions import RedisError
 from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
 
+from numeneon.clientaddr import client_network
+
 logger = logging.getLogger(__name__)
 
 
@@ -116,6 +118,10 @@ class ScopedThrottle(ScopedRateThrottle, RedisSlidingLog):
     @property
     def THROTTLE_RATES(self) -> dict[str, str]:
         return settings.THROTTLE_RATES
+
+    def get_ident(self, request) -> str:
+        # REMOTE_ADDR, set by numeneon.clientaddr; an IPv6 client counts by its /64.
+        return client_network(super().get_ident(request))
 
     def allow_request(self, request, view) -> bool:
         if not settings.THROTTLE_ENABLED:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from numeneon.clientaddr import client_address
+from numeneon.clientaddr import client_address, client_network
 
 PRIVATE = ("10.0.0.0/8", "127.0.0.0/8", "::1/128")
 
@@ -35,3 +35,18 @@ def test_the_client_is_the_entry_the_trusted_proxy_appended(peer, forwarded_for,
 
 def test_no_trusted_network_means_every_peer_is_the_client():
     assert client_address("127.0.0.1", ["203.0.113.9"], proxies=1, trusted=()) == "127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    ("address", "counted_as"),
+    [
+        ("203.0.113.9", "203.0.113.9"),
+        ("2001:db8:1:2::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),
+        ("2001:db8:1:3::1", "2001:db8:1:3::/64"),
+        ("::ffff:203.0.113.9", "203.0.113.9"),
+        ("unix-socket", "unix-socket"),
+    ],
+)
+def test_limits_count_an_ipv6_client_by_its_64(address, counted_as):
+    assert client_network(address) == counted_as

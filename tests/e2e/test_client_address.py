@@ -17,8 +17,14 @@ THROTTLED = {"THROTTLE_ENABLED": "1", "THROTTLE_LOGIN": "3/minute"}
 
 
 def some_address() -> str:
-    """An address of the documentation range, new for every run (the limits live in Redis)."""
-    return f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"
+    """An address of the documentation range in a /64 of its own, new for every run (the limits
+    live in Redis, and an IPv6 client counts by its /64)."""
+    return f"2001:db8:{secrets.token_hex(2)}:{secrets.token_hex(2)}::1"
+
+
+def same_network(address: str) -> str:
+    """Another address in `address`'s /64."""
+    return address.replace("::1", f"::{secrets.token_hex(2)}")
 
 
 def login_status(server, forwarded_for: str | None) -> int:
@@ -42,8 +48,10 @@ def test_behind_the_proxy_a_client_rotating_its_own_entries_is_still_throttled(s
     client, neighbour = some_address(), some_address()
     statuses = [login_status(server, f"{some_address()}, {client}") for _ in range(5)]
     assert statuses == [401, 401, 401, 429, 429]
-    # Another client behind the same proxy has a limit of its own.
+    # Another client behind the same proxy has a limit of its own; rotating through one's own
+    # IPv6 /64 does not make a new client.
     assert login_status(server, f"{client}, {neighbour}") == 401
+    assert login_status(server, same_network(client)) == 429
 
 
 def test_a_direct_connections_forwarded_for_header_is_ignored(servers):
