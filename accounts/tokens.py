@@ -51,6 +51,15 @@ class RefreshToken(_StrictUserIdClaim, tokens.RefreshToken):
         super().verify()
         live_session_id(self)
 
+    def blacklist(self):
+        """Blacklist, as the one claim on the token: with strict rotation, of two refreshes of
+        one token at once only the first to blacklist it gets a successor (simplejwt checks
+        the blacklist, then adds to it, and let every concurrent refresh through)."""
+        blacklisted, created = super().blacklist()
+        if not created:
+            raise TokenError("Token is blacklisted")
+        return blacklisted, created
+
 
 def live_session_id(token: tokens.Token) -> int | None:
     """The id of the live login session the token names, or None when it names none;

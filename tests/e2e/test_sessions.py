@@ -149,3 +149,20 @@ def test_no_refresh_token_of_a_session_works_after_its_logout_however_they_inter
     for token in tokens:
         status, body = api.post(REFRESH, {"refresh": token})
         assert (status, body["code"]) == (401, "token_not_valid")
+
+
+def test_with_strict_rotation_one_token_refreshed_at_once_works_only_once(servers):
+    server = servers("strict-rotation", STRICT_REFRESH_ROTATION="1")
+    erin = Person(server, "erin")
+    api = Api(server.http_url)
+    for _ in range(3):  # a few rounds: each a burst of eight at the same instant
+        token, barrier = login(server, erin)["refresh"], threading.Barrier(8)
+        with ThreadPoolExecutor(8) as pool:
+            statuses = sorted(pool.map(refresh_together, [(api, token, barrier)] * 8))
+        assert statuses == [200] + [401] * 7
+
+
+def refresh_together(call: tuple) -> int:
+    api, token, barrier = call
+    barrier.wait()
+    return api.post(REFRESH, {"refresh": token})[0]
