@@ -11,7 +11,7 @@ from accounts.selectors import user_summary, user_with_picture
 from friends import selectors, services
 from friends.models import FriendRequest
 from numeneon import openapi
-from numeneon.fields import IdField
+from numeneon.fields import LimitField
 from numeneon.timefmt import iso
 
 
@@ -35,7 +35,9 @@ class FriendListApi(APIView):
 
 class SuggestionsApi(APIView):
     class QuerySerializer(serializers.Serializer):
-        limit = IdField(required=False, help_text="At most 50 (a larger one is capped).")
+        limit = LimitField(
+            maximum=selectors.SUGGESTIONS_MAX_LIMIT, default=selectors.SUGGESTIONS_DEFAULT_LIMIT
+        )
 
     @extend_schema(
         parameters=[QuerySerializer],
@@ -51,10 +53,7 @@ class SuggestionsApi(APIView):
         # A plain dict: given a QueryDict, DRF reads `?limit=` as "not given" instead of a 400.
         query = self.QuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
-        limit = min(
-            query.validated_data.get("limit", selectors.SUGGESTIONS_DEFAULT_LIMIT),
-            selectors.SUGGESTIONS_MAX_LIMIT,
-        )
+        limit = query.validated_data["limit"]
         return Response(
             [
                 {**user_with_picture(user), "mutual_friends_count": user.mutual_friends_count}

@@ -14,7 +14,7 @@ from messages_app import selectors, services
 from messages_app.models import MAX_CONTENT_LENGTH
 from numeneon import openapi
 from numeneon.errors import NotFound
-from numeneon.fields import IdField, StrictCharField
+from numeneon.fields import IdField, LimitField, StrictCharField
 
 
 class SendMessageApi(APIView):
@@ -71,7 +71,9 @@ class ConversationListApi(APIView):
 class ThreadApi(APIView):
     class QuerySerializer(serializers.Serializer):
         before = IdField(required=False)
-        limit = IdField(required=False, help_text="At most 100 (a larger one is capped).")
+        limit = LimitField(
+            maximum=selectors.THREAD_MAX_LIMIT, default=selectors.THREAD_DEFAULT_LIMIT
+        )
 
     @extend_schema(
         parameters=[QuerySerializer],
@@ -93,10 +95,7 @@ class ThreadApi(APIView):
         query.is_valid(raise_exception=True)
         if not User.objects.filter(pk=user_id).exists():
             raise NotFound("user_not_found", "No such user.")
-        limit = min(
-            query.validated_data.get("limit", selectors.THREAD_DEFAULT_LIMIT),
-            selectors.THREAD_MAX_LIMIT,
-        )
+        limit = query.validated_data["limit"]
         messages = selectors.thread(
             user=request.user,
             other_id=user_id,

@@ -13,7 +13,7 @@ from notifications import selectors, services, webpush
 from notifications.services import event_frame
 from numeneon import openapi
 from numeneon.errors import ApplicationError
-from numeneon.fields import IdField, StrictCharField
+from numeneon.fields import IdField, LimitField, StrictCharField
 
 FEED_DEFAULT_LIMIT = 50
 FEED_MAX_LIMIT = 200
@@ -22,7 +22,7 @@ FEED_MAX_LIMIT = 200
 class FeedApi(APIView):
     class QuerySerializer(serializers.Serializer):
         after = IdField(required=False, min_value=0)
-        limit = IdField(required=False, help_text="At most 200 (a larger one is capped).")
+        limit = LimitField(maximum=FEED_MAX_LIMIT, default=FEED_DEFAULT_LIMIT)
 
     @extend_schema(
         parameters=[QuerySerializer],
@@ -39,7 +39,7 @@ class FeedApi(APIView):
         # .dict(): an empty `?limit=` is a 400, not silently "no limit" (DRF's form handling).
         query = self.QuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
-        limit = min(query.validated_data.get("limit", FEED_DEFAULT_LIMIT), FEED_MAX_LIMIT)
+        limit = query.validated_data["limit"]
         events = selectors.feed(
             user_id=request.user.pk, after=query.validated_data.get("after"), limit=limit
         )

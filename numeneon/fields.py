@@ -42,6 +42,30 @@ class IdField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+class LimitField(serializers.IntegerField):
+    """A page size: a positive integer (a JSON integer or ASCII digits, however many), capped
+    at `maximum` rather than refused above it; `default` when not given."""
+
+    default_error_messages = {"invalid": "Must be a positive integer."}
+
+    def __init__(self, *, maximum: int, default: int, **kwargs) -> None:
+        self.maximum = maximum
+        super().__init__(
+            required=False,
+            default=default,
+            min_value=1,
+            help_text=f"At most {maximum} (a larger one is capped); {default} when not given.",
+            **kwargs,
+        )
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and data.strip().isascii() and data.strip().isdigit():
+            data = int(data.strip()[:100])  # past 100 digits it is capped all the same
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return min(super().to_internal_value(data), self.maximum)
+
+
 def parse_id(value: str) -> int | None:
     """A path or query parameter as an id, or None when it is not one."""
     value = value.strip()

@@ -8,7 +8,9 @@ import re
 
 import pytest
 from drf_spectacular.generators import SchemaGenerator
+from rest_framework.exceptions import ValidationError
 
+from numeneon.fields import LimitField
 from numeneon.limits import MAX_JSON_DEPTH
 from numeneon.parsers import json_depth_exceeds
 from tests.helpers import assert_error
@@ -106,3 +108,17 @@ def test_a_body_that_is_not_json_says_where_without_the_decoders_words(
         "POST", "/api/messages/", body, content_type="application/json"
     )
     assert assert_error(response, 400, "parse_error")["detail"] == detail
+
+
+@pytest.mark.parametrize(
+    ("given", "limit"),
+    [("1", 1), (7, 7), ("50", 50), ("51", 50), (10**30, 50), ("9" * 19, 50), ("9" * 500, 50)],
+)
+def test_a_limit_of_any_number_of_digits_above_the_maximum_is_capped(given, limit):
+    assert LimitField(maximum=50, default=20).run_validation(given) == limit
+
+
+@pytest.mark.parametrize("given", ["0", -1, "-1", "1.5", 1.5, True, "\uff15", "", " ", None])
+def test_a_limit_that_is_not_a_positive_integer_is_refused(given):
+    with pytest.raises(ValidationError):
+        LimitField(maximum=50, default=20).run_validation(given)
