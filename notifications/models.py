@@ -59,3 +59,32 @@ class PushSubscription(models.Model):
 
     def __str__(self) -> str:
         return f"push subscription {self.pk} of user {self.user_id}"
+
+
+class PushDelivery(models.Model):
+    """One push owed: this event to this subscription (the outbox the push worker reads).
+
+    Written after the event commits, when its person had no open socket then; deleted once the
+    push service has it, answers that the subscription is gone, or the TTL passes. A row whose
+    `sending_since` is set is being POSTed: a worker that died during the POST leaves it so,
+    and it is dropped, never sent again (at most once per subscription)."""
+
+    event = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="+")
+    subscription = models.ForeignKey(
+        PushSubscription, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
+    due_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    sending_since = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscription", "event"], name="push_delivery_once_per_subscription"
+            )
+        ]
+        indexes = [models.Index(fields=["due_at"], name="push_delivery_due")]
+
+    def __str__(self) -> str:
+        return f"push of event {self.event_id} to subscription {self.subscription_id}"

@@ -7,17 +7,20 @@ import logging
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import NamedTuple
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import DateTimeField, Q
 from django.utils import timezone
 
 from notifications.auth import CLOSE_INACTIVE_USER, CLOSE_INVALID_CREDENTIAL
 from notifications.models import EventType, Notification, PushSubscription
+from notifications.registry import socket_registry
 from notifications.selectors import events_between, last_event_id, user_state
 from numeneon import rawsql
 from numeneon.errors import NotFound
@@ -84,7 +87,8 @@ def notify(
     prev_id = last_event_id(user_id=recipient_id)
     event = rawsql.insert(_new_event(NewEvent(recipient_id, event_type, data), timezone.now()))
     message = _layer_message(event, prev_id)
-    transaction.on_commit(lambda: push_to_user(recipient_id, message))
+    web_push = _web_push_candidates([event])
+    transaction.on_commit(lambda: push_to_users([(recipient_id, message)], web_push))
     return event
 
 
@@ -117,7 +121,8 @@ def notify_each(
         events = [_new_event(e, now) for e in new_events]
         prev_ids = _insert_events(events)
         pushes = [(e.recipient_id, _layer_message(e, prev_ids[e.recipient_id])) for e in events]
-        transaction.on_commit(lambda: push_to_users(pushes))
+        web_push = _web_push_candidates(events)
+        transaction.on_commit(lambda: push_to_users(pushes, web_push))
     return events
 
 
@@ -238,13 +243,21 @@ def push_to_user(user_id: int, message: dict) -> None:
     push_to_users([(user_id, message)])
 
 
-def push_to_users(pushes: list[tuple[int, dict]]) -> None:
+def push_to_users(pushes: list[tuple[int, dict]], web_push: Sequence[tuple[int, int]] = ()) -> None:
     """Best effort: the events are stored already, so a failed push is logged, not raised.
-    Several pushes go in one hop to the event loop (a thread hop costs more than a send)."""
-    async_to_sync(_send_all)(pushes)
+    Several pushes go in one hop to the event loop (a thread hop costs more than a send).
+
+    `web_push`: (recipient id, event id) of events for Web Push; those whose recipient has no
+    open socket now, in the same hop (the socket registry lives on the server's loop), are
+    queued for the push worker."""
+    unseen = async_to_sync(_send_all)(pushes, web_push)
+    if unseen:
+        push_deliveries_queue(unseen)
 
 
-async def _send_all(pushes: list[tuple[int, dict]]) -> None:
+async def _send_all(
+    pushes: list[tuple[int, dict]], web_push: Sequence[tuple[int, int]] = ()
+) -> list[tuple[int, int]]:
     layer = get_channel_layer()
     for user_id, message in pushes:
         try:
@@ -253,6 +266,56 @@ async def _send_all(pushes: list[tuple[int, dict]]) -> None:
             _push_health.failed(user_id)
         else:
             _push_health.succeeded()
+    unseen = []
+    for user_id, event_id in web_push:
+        try:
+            has_socket = bool(await socket_registry().channels(user_id))
+        except Exception:
+            # Unknown: a push the person may also see live beats no push at all.
+            logger.exception("The socket registry did not answer for user %s", user_id)
+            has_socket = False
+        if not has_socket:
+            unseen.append((user_id, event_id))
+    return unseen
+
+
+# Sent to people with no NUMENEON tab open (docs/CONTRACT.md, "Web Push").
+WEB_PUSH_TYPES = frozenset(
+    {EventType.FRIEND_REQUEST, EventType.FRIEND_ACCEPTED, EventType.NEW_MESSAGE}
+)
+
+
+def _web_push_candidates(events: Iterable[Notification]) -> list[tuple[int, int]]:
+    if not settings.WEB_PUSH_ENABLED:
+        return []
+    return [(e.recipient_id, e.id) for e in events if e.type in WEB_PUSH_TYPES]
+
+
+# One statement per event, written out: it runs after the commit of every message to someone
+# with no socket open. Nothing is inserted when the person has no subscription.
+_QUEUE_DELIVERIES = (
+    'INSERT INTO "notifications_pushdelivery" '
+    '("event_id", "subscription_id", "due_at", "expires_at", "attempts") '
+    'SELECT %s, s."id", %s, %s, 0 FROM "notifications_pushsubscription" s '
+    'WHERE s."user_id" = %s'
+)
+
+
+def push_deliveries_queue(events: Iterable[tuple[int, int]]) -> None:
+    """Owe a Web Push of each (recipient id, event id) to each of the recipient's
+    subscriptions. Runs after the event committed: a failure here loses the push (logged),
+    never the event, which the feed and the next socket still show."""
+    now = timezone.now()
+    due = DateTimeField().get_db_prep_save(now, connection)
+    expires = DateTimeField().get_db_prep_save(
+        now + timedelta(seconds=settings.PUSH_TTL_SECONDS), connection
+    )
+    try:
+        with connection.cursor() as cursor:
+            for user_id, event_id in events:
+                cursor.execute(_QUEUE_DELIVERIES, [event_id, due, expires, user_id])
+    except Exception:
+        logger.exception("Queueing Web Push deliveries failed for %s", list(events))
 
 
 def notifications_mark_read(

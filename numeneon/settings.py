@@ -259,6 +259,13 @@ WEB_PUSH_ENABLED = bool(VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY)
 # Push endpoints must be https on a public host; these hosts (a test's local stand-in of a
 # push service, "127.0.0.1:8443") are let through.
 PUSH_ALLOWED_HOSTS = envlist("PUSH_ALLOWED_HOSTS", [])
+# The push worker (manage.py push_worker): how long a push waits for a device (its TTL), the
+# first retry's delay (doubled each time, at most an hour, never below a Retry-After), how often
+# an idle worker looks for work, and a CA bundle to trust instead of certifi's (tests' stand-in).
+PUSH_TTL_SECONDS = envint("PUSH_TTL_SECONDS", 86400)
+PUSH_RETRY_BASE_SECONDS = envfloat("PUSH_RETRY_BASE_SECONDS", 10.0)
+PUSH_POLL_SECONDS = envfloat("PUSH_POLL_SECONDS", 1.0)
+PUSH_TLS_CA_FILE = envstr("PUSH_TLS_CA_FILE")
 
 # --- Content-Security-Policy (django-csp), on every answer: the demo page runs only its own
 # files and talks only to this origin (its socket included); avatars are https images of any
