@@ -24,7 +24,6 @@ from pywebpush import WebPusher
 
 from notifications.models import EventType, Notification
 
-CONNECT_TIMEOUT_SECONDS = 10.0
 # A VAPID token may live 24 h (RFC 8292); 12 h leaves room for clocks that disagree.
 VAPID_TOKEN_SECONDS = 12 * 3600
 MESSAGE_PREVIEW_CHARS = 120
@@ -32,6 +31,14 @@ MESSAGE_PREVIEW_CHARS = 120
 
 class RefusedAddress(Exception):
     """The endpoint's host resolves to an address that is not public (and is not listed)."""
+
+
+class NotConnected(Exception):
+    """No connection to the push service: nothing was sent, so it may be tried again."""
+
+
+class AnswerLost(Exception):
+    """The push went out but no answer came back: it may have arrived, so it is not resent."""
 
 
 @dataclass(frozen=True)
@@ -109,7 +116,7 @@ def public_address(host: str, port: int) -> str:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as error:
-        raise ConnectionError(f"{host} does not resolve: {error}") from error
+        raise NotConnected(f"{host} does not resolve: {error}") from error
     addresses = [info[4][0] for info in infos]
     if not listed:
         for address in addresses:
@@ -137,8 +144,9 @@ def _tls_context(ca_file: str) -> ssl.SSLContext:
 
 
 def post(endpoint: str, body: bytes, headers: dict[str, str]) -> Answer:
-    """POST one push. Raises RefusedAddress for a non-public address, OSError when no
-    connection could be made or the answer did not come."""
+    """POST one push. Raises RefusedAddress for a non-public address, NotConnected when no
+    connection could be made, AnswerLost when the connection failed after the push was
+    sent (or while sending it)."""
     parts = urlsplit(endpoint)
     port = parts.port or 443
     address = public_address(parts.hostname or "", port)
@@ -146,18 +154,23 @@ def post(endpoint: str, body: bytes, headers: dict[str, str]) -> Answer:
         parts.hostname,
         port,
         address,
-        timeout=CONNECT_TIMEOUT_SECONDS,
+        timeout=settings.PUSH_SEND_TIMEOUT_SECONDS,
         context=_tls_context(settings.PUSH_TLS_CA_FILE),
     )
     path = parts.path or "/"
     if parts.query:
         path += f"?{parts.query}"
     try:
-        connection.request("POST", path, body=body, headers=headers)
-        response = connection.getresponse()
-        response.read()
-    except (http.client.HTTPException, ssl.SSLError) as error:
-        raise ConnectionError(str(error)) from error
+        try:
+            connection.connect()
+        except OSError as error:  # refused, unreachable, timed out, TLS handshake
+            raise NotConnected(str(error)) from error
+        try:
+            connection.request("POST", path, body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+        except (OSError, http.client.HTTPException) as error:
+            raise AnswerLost(str(error)) from error
     finally:
         connection.close()
     return Answer(response.status, _retry_after(response.getheader("Retry-After")))

@@ -4,7 +4,7 @@ record the answer.
 At most once per subscription: a delivery is claimed (`sending_since` set) in a transaction of
 its own that commits before the POST, and only a claim-free row is ever claimed. When the
 worker dies between that commit and recording the answer, the row stays claimed and is
-dropped once it is older than any POST can take (STALE_CLAIM_SECONDS): it may have reached the
+dropped once it is older than any POST can take (stale_claim_seconds()): it may have reached the
 push service, so it is never sent again. The push lost that way is at most the one each worker
 had on the wire when it died; its event stays in the feed and reaches the next socket.
 Several workers may run on PostgreSQL (SKIP LOCKED); on SQLite, one.
@@ -27,8 +27,12 @@ from notifications.selectors import unread_count
 
 logger = logging.getLogger(__name__)
 
-# Longer than the longest POST (connect and read timeouts) plus a claim's transaction.
-STALE_CLAIM_SECONDS = 5 * pushsend.CONNECT_TIMEOUT_SECONDS
+
+def stale_claim_seconds() -> float:
+    """Longer than any POST can take (connect and read, each bounded by the timeout)."""
+    return 2 * settings.PUSH_SEND_TIMEOUT_SECONDS + 5
+
+
 MAX_RETRY_SECONDS = 3600.0
 DONE = {200, 201, 202}  # 201 is what RFC 8030 says; some services answer 200 or 202
 GONE = {404, 410}
@@ -83,8 +87,13 @@ def deliver(delivery: PushDelivery, now) -> str:
         logger.warning("Push to subscription %s refused: %s", subscription.pk, error)
         delivery.delete()
         return "refused"
-    except OSError as error:
+    except pushsend.NotConnected as error:
         return _retry(delivery, now, None, f"no connection ({error})")
+    except pushsend.AnswerLost as error:
+        # It may have arrived: at most once, so not again.
+        logger.warning("Push %s sent but not answered (%s); not resent", delivery.pk, error)
+        delivery.delete()
+        return "unanswered"
     if answer.status in DONE:
         delivery.delete()
         return "sent"
@@ -116,7 +125,7 @@ def _retry(delivery: PushDelivery, now, retry_after: float | None, why: str) -> 
 def drop_stale(now) -> int:
     """Drop claims whose worker died mid-send (they may have been sent: never twice) and
     pushes past their TTL."""
-    stale = now - timedelta(seconds=STALE_CLAIM_SECONDS)
+    stale = now - timedelta(seconds=stale_claim_seconds())
     lost, _ = PushDelivery.objects.filter(sending_since__lt=stale).delete()
     if lost:
         logger.warning("Dropped %s pushes claimed by a worker that stopped mid-send", lost)

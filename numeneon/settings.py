@@ -265,6 +265,9 @@ PUSH_ALLOWED_HOSTS = envlist("PUSH_ALLOWED_HOSTS", [])
 PUSH_TTL_SECONDS = envint("PUSH_TTL_SECONDS", 86400)
 PUSH_RETRY_BASE_SECONDS = envfloat("PUSH_RETRY_BASE_SECONDS", 10.0)
 PUSH_POLL_SECONDS = envfloat("PUSH_POLL_SECONDS", 1.0)
+# How long one POST to a push service may take; a claim twice as old (plus 5 s) belongs to a
+# worker that died mid-send and is dropped, not sent again.
+PUSH_SEND_TIMEOUT_SECONDS = envfloat("PUSH_SEND_TIMEOUT_SECONDS", 10.0)
 PUSH_TLS_CA_FILE = envstr("PUSH_TLS_CA_FILE")
 
 # --- Content-Security-Policy (django-csp), on every answer: the demo page runs only its own

@@ -117,10 +117,13 @@ class PushService:
     port: int = field(default_factory=free_port)
     pushes: list[Push] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)  # why a request was not a valid push
-    # Answers to give, in order, before the default 201: (status, headers).
+    # Answers to give, in order, before the default 201: (status, headers); status 0 keeps the
+    # push and hangs up without an answer.
     answers: list[tuple[int, dict[str, str]]] = field(default_factory=list)
-    # Cleared, requests are kept (and recorded) without an answer until it is set again.
-    answering: threading.Event = field(default_factory=threading.Event)
+    # From the `hold_from`th push on, each is recorded, then its answer waits for `released`
+    # (stop() sets it).
+    hold_from: int | None = None
+    released: threading.Event = field(default_factory=threading.Event)
     devices: list[Device] = field(default_factory=list)
     requests: int = 0
     _server: ThreadingHTTPServer | None = None
@@ -147,12 +150,11 @@ class PushService:
         context.load_cert_chain(self.cert_path, self.key_path)
         server.socket = context.wrap_socket(server.socket, server_side=True)
         self._server = server
-        self.answering.set()
         threading.Thread(target=server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
         if self._server is not None:
-            self.answering.set()
+            self.released.set()
             self._server.shutdown()
             self._server.server_close()
             self._server = None
@@ -217,10 +219,21 @@ class _Handler(BaseHTTPRequestHandler):
             service.rejected.append(repr(error))
             self._answer(400, {})
             return
-        if answer[0] in (200, 201, 202):
+        if answer[0] in (0, 200, 201, 202):
             service.pushes.append(push)
-            service.answering.wait()
+            if service.hold_from is not None and len(service.pushes) >= service.hold_from:
+                service.released.wait()
+        if answer[0] == 0:  # hang up: the push arrived, its answer never leaves
+            self.close_connection = True
+            self.connection.close()
+            return
         self._answer(*answer)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        except (OSError, ValueError):
+            pass  # after a hang-up
 
     def _answer(self, status: int, headers: dict[str, str]) -> None:
         self.send_response(status)

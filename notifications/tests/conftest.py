@@ -12,6 +12,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from notifications.services import notify
 from numeneon.asgi import application
+from tests.pushservice import PushService, vapid_keys, write_certificate
 
 
 @pytest.fixture(autouse=True)
@@ -56,3 +57,21 @@ async def close_the_async_orm_connection():
     connection nothing else closes; an open one would block dropping the test database."""
     yield
     await sync_to_async(connections.close_all)()
+
+
+@pytest.fixture
+def push_service(settings, tmp_path):
+    """A push service stand-in on loopback, and the settings that make the worker use it."""
+    public, private = vapid_keys()
+    settings.VAPID_PUBLIC_KEY, settings.VAPID_PRIVATE_KEY = public, private
+    settings.VAPID_SUBJECT = "mailto:ops@numeneon.test"
+    settings.WEB_PUSH_ENABLED = True
+    settings.PUSH_RETRY_BASE_SECONDS = 0.05
+    cert, key = write_certificate(tmp_path)
+    service = PushService(vapid_public_key=public, cert_path=cert, key_path=key)
+    settings.PUSH_ALLOWED_HOSTS = [f"127.0.0.1:{service.port}"]
+    settings.PUSH_TLS_CA_FILE = str(cert)
+    service.start()
+    yield service
+    service.stop()
+    assert not service.rejected, service.rejected

@@ -15,24 +15,6 @@ from messages_app.services import message_send
 from notifications import pushsend, pushworker
 from notifications.models import EventType, Notification, PushDelivery, PushSubscription
 from notifications.services import notify, push_subscription_save
-from tests.pushservice import PushService, vapid_keys, write_certificate
-
-
-@pytest.fixture
-def push_service(settings, tmp_path):
-    public, private = vapid_keys()
-    settings.VAPID_PUBLIC_KEY, settings.VAPID_PRIVATE_KEY = public, private
-    settings.VAPID_SUBJECT = "mailto:ops@numeneon.test"
-    settings.WEB_PUSH_ENABLED = True
-    settings.PUSH_RETRY_BASE_SECONDS = 0.05
-    cert, key = write_certificate(tmp_path)
-    service = PushService(vapid_public_key=public, cert_path=cert, key_path=key)
-    settings.PUSH_ALLOWED_HOSTS = [f"127.0.0.1:{service.port}"]
-    settings.PUSH_TLS_CA_FILE = str(cert)
-    service.start()
-    yield service
-    service.stop()
-    assert not service.rejected, service.rejected
 
 
 @pytest.fixture
@@ -288,9 +270,20 @@ def test_a_claim_left_by_a_worker_that_died_mid_send_is_never_sent_again(
 ):
     subscribe(bob)
     committed(friend_request_send, actor=alice, to_user_id=bob.pk)
-    long_ago = timezone.now() - timedelta(seconds=pushworker.STALE_CLAIM_SECONDS + 1)
+    long_ago = timezone.now() - timedelta(seconds=pushworker.stale_claim_seconds() + 1)
     PushDelivery.objects.update(sending_since=long_ago, due_at=long_ago)
     assert deliver_all() == 0  # claimed: not sent by anyone else
     assert pushworker.drop_stale(timezone.now()) == 1
     assert deliver_all() == 0
     assert push_service.requests == 0
+
+
+def test_a_push_sent_but_not_answered_is_not_sent_again(
+    push_service, subscribe, committed, alice, bob
+):
+    phone = subscribe(bob)
+    push_service.answers.append((0, {}))  # the push arrives, the connection drops
+    committed(friend_request_send, actor=alice, to_user_id=bob.pk)
+    assert deliver_all() == 1
+    assert not PushDelivery.objects.exists()
+    assert len(push_service.payloads_for(phone)) == 1
