@@ -111,8 +111,10 @@ def deliver(delivery: PushDelivery, now) -> str:
 
 
 def _retry(delivery: PushDelivery, now, retry_after: float | None, why: str) -> str:
-    delay = settings.PUSH_RETRY_BASE_SECONDS * 2 ** (delivery.attempts - 1)
-    delay = min(max(delay, retry_after or 0.0), MAX_RETRY_SECONDS)
+    backoff = min(
+        settings.PUSH_RETRY_BASE_SECONDS * 2 ** (delivery.attempts - 1), MAX_RETRY_SECONDS
+    )
+    delay = max(backoff, retry_after or 0.0)  # never sooner than the push service asked
     due = now + timedelta(seconds=delay)
     if due >= delivery.expires_at:
         logger.warning("Push %s given up after its TTL: %s", delivery.pk, why)

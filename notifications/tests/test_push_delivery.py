@@ -287,3 +287,15 @@ def test_a_push_sent_but_not_answered_is_not_sent_again(
     assert deliver_all() == 1
     assert not PushDelivery.objects.exists()
     assert len(push_service.payloads_for(phone)) == 1
+
+
+def test_a_retry_after_beyond_the_ttl_gives_the_push_up(
+    push_service, subscribe, committed, settings, alice, bob
+):
+    subscribe(bob)
+    settings.PUSH_TTL_SECONDS = 60
+    push_service.answers.append((429, {"Retry-After": "3600"}))
+    committed(friend_request_send, actor=alice, to_user_id=bob.pk)
+    assert deliver_all() == 1
+    assert not PushDelivery.objects.exists()
+    assert push_service.pushes == []
