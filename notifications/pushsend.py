@@ -23,6 +23,7 @@ from py_vapid import Vapid02
 from pywebpush import WebPusher
 
 from notifications.models import EventType, Notification
+from notifications.webpush import is_listed
 
 # A VAPID token may live 24 h (RFC 8292); 12 h leaves room for clocks that disagree.
 VAPID_TOKEN_SECONDS = 12 * 3600
@@ -112,7 +113,7 @@ def public_address(host: str, port: int) -> str:
     it resolves to is public (or the host is listed in PUSH_ALLOWED_HOSTS). Checked at send
     time because a name checked at subscribe time may resolve anywhere since."""
     host = host.rstrip(".").lower()
-    listed = host in settings.PUSH_ALLOWED_HOSTS or f"{host}:{port}" in settings.PUSH_ALLOWED_HOSTS
+    listed = is_listed(host, port)
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as error:

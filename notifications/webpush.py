@@ -26,7 +26,7 @@ def endpoint_error(url: str) -> str | None:
     host = (parts.hostname or "").rstrip(".").lower()
     if parts.scheme != "https" or not host or parts.username or parts.password:
         return "Enter a valid https URL."
-    if host in settings.PUSH_ALLOWED_HOSTS or f"{host}:{port}" in settings.PUSH_ALLOWED_HOSTS:
+    if is_listed(host, port or 443):
         return None
     if host == "localhost" or host.endswith(".localhost"):
         return "A push endpoint must be a public host."
@@ -34,6 +34,13 @@ def endpoint_error(url: str) -> str | None:
     if address is not None and not address.is_global:
         return "A push endpoint must be a public host."
     return None
+
+
+def is_listed(host: str, port: int) -> bool:
+    """Whether PUSH_ALLOWED_HOSTS lets `host` (or `host:port`) through although it is not
+    public: checked when subscribing and again when sending."""
+    host = host.rstrip(".").lower()
+    return host in settings.PUSH_ALLOWED_HOSTS or f"{host}:{port}" in settings.PUSH_ALLOWED_HOSTS
 
 
 def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
