@@ -1,5 +1,5 @@
 """Limits and close codes of the contract shared by the server process and the consumer (no
-Django imports: numeneon.server reads them before Django is set up)."""
+Django imports: the server process reads them before Django is set up)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ MAX_JSON_DEPTH = 32
 # More than WEBSOCKET_MAX_FRAMES_PER_SECOND frames within one second.
 CLOSE_TOO_MANY_FRAMES = 4008
 
-# Registered close codes the application sends; numeneon.server lets them through autobahn,
-# whose sendClose() accepts only 1000 and 3000-4999.
+# Registered close codes the application sends; numeneon.upstream_patches lets them through
+# autobahn, whose sendClose() accepts only 1000 and 3000-4999.
 CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_SERVICE_RESTART = 1012
 # "Try again later": retryable, unlike 4000-4099.
@@ -28,8 +28,8 @@ CLOSE_TRY_AGAIN_LATER = 1013
 
 class FrameRate:
     """The contract's frame limit for one socket: `over()` is true from the 21st frame within
-    any one second. The last 20 arrival times sit in a ring of floats (~0.3 KB a socket; a
-    deque of floats costs ~1 KB)."""
+    any one second. The last 20 arrival times sit in a ring of floats, smaller than a deque of
+    them, since every socket holds one."""
 
     __slots__ = ("_next", "_times")
 
