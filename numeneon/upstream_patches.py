@@ -1,7 +1,8 @@
 """Every change this project makes to the internals of Daphne, autobahn and Twisted.
 
 Each patch says why in one line and names the upstream issue it works around, or says that none
-was found and what upstream does.
+was found and what upstream does. They were written against PATCHED_AGAINST: a test fails as soon
+as an installed or pinned version differs, so that each patch is re-checked before a version moves.
 The values the patches use (timeouts, WebSocket options) are configuration, given by
 numeneon.server; the contract's own limits come from numeneon.limits.
 """
@@ -37,6 +38,9 @@ from numeneon.limits import (
 )
 
 logger = logging.getLogger("numeneon.server")
+
+# The distributions' versions each patch below was read against (names as in requirements.txt).
+PATCHED_AGAINST = {"daphne": "4.2.3", "autobahn": "26.10.2", "Twisted": "26.10.0"}
 
 
 class FormattedIfLogged:

@@ -1,11 +1,14 @@
-"""numeneon.upstream_patches: each patch of Daphne's, autobahn's and Twisted's internals (the
-patched server is tested end to end in tests/e2e)."""
+"""numeneon.upstream_patches: each patch of Daphne's, autobahn's and Twisted's internals, and
+the versions they were written against (the patched server is tested end to end in tests/e2e)."""
 
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import pprint
+import re
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import autobahn.websocket.protocol as autobahn_protocol
@@ -15,6 +18,7 @@ from twisted.internet.testing import StringTransport
 from twisted.logger import formatEvent
 
 from numeneon.upstream_patches import (
+    PATCHED_AGAINST,
     DrainWatch,
     FormattedIfLogged,
     PatchedServer,
@@ -22,6 +26,38 @@ from numeneon.upstream_patches import (
 )
 
 SEND_TIMEOUT = 60.0
+REQUIREMENTS = Path(__file__).resolve().parent.parent / "requirements.txt"
+
+
+def normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def pinned_versions() -> dict[str, str]:
+    pins = {}
+    for line in REQUIREMENTS.read_text(encoding="utf-8").splitlines():
+        match = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;#]+)", line)
+        if match:
+            pins[normalized(match.group(1))] = match.group(2)
+    return pins
+
+
+def test_the_patches_were_written_against_the_installed_and_pinned_versions():
+    pins = pinned_versions()
+    moved = []
+    for name, written_against in PATCHED_AGAINST.items():
+        installed = importlib.metadata.version(name)
+        pinned = pins.get(normalized(name))
+        if not written_against == installed == pinned:
+            moved.append(
+                f"{name}: patches written against {written_against}, installed {installed}, "
+                f"pinned {pinned} in requirements.txt"
+            )
+    assert not moved, (
+        "; ".join(moved) + ". Re-check each patch in numeneon/upstream_patches.py against the "
+        "new version (does it still override the same internals? is its upstream issue fixed, "
+        "so that the patch can go?), run tests/e2e, then set PATCHED_AGAINST to the pins."
+    )
 
 
 def server(**kwargs) -> PatchedServer:
