@@ -37,7 +37,7 @@ from numeneon.limits import (
     FrameRate,
 )
 
-logger = logging.getLogger("numeneon.server")
+logger = logging.getLogger("numeneon.server")  # the server's lines, wherever their code lives
 
 # The distributions' versions each patch below was read against (names as in requirements.txt).
 PATCHED_AGAINST = {"daphne": "4.2.3", "autobahn": "26.10.2", "Twisted": "26.10.0"}
@@ -78,9 +78,8 @@ class PatchedWebRequest(WebRequest):
     _body_bytes = 0
     _too_large = False
 
-    # Why: Daphne never reads `request.args`, yet Twisted parsed every POST's Content-Type with
-    # the email package, parsed multipart bodies on the event loop, and answered one it could not
-    # parse with an empty 400 instead of the contract's error body.
+    # Why: Daphne never reads `request.args`, yet Twisted parsed every form POST (a multipart
+    # body on the event loop) and answered one it could not parse with its own empty 400.
     # Upstream: twisted/twisted#9739 (open: Twisted's own 400 for a multipart body); Twisted
     # offers parsePOSTFormSubmission=False, which Daphne's HTTPFactory does not pass.
     def __init__(self, *args, **kwargs) -> None:
@@ -262,14 +261,15 @@ class PatchedWebSocketProtocol(WebSocketProtocol):
         {CLOSE_MESSAGE_TOO_BIG, CLOSE_SERVICE_RESTART, CLOSE_TRY_AGAIN_LATER}
     )
 
-    # Why: a client that stopped reading made the process hold every frame it was sent; the
-    # HTTPChannel that read the upgrade request stays the transport's producer (keeping itself
-    # and the request for the socket's life, and pausing reading for good once our frames stop
-    # draining), so it is unregistered and a DrainWatch takes its place.
+    # Why: a client that stopped reading made the process hold every frame it was sent.
     # Upstream: django/daphne#170 (open: "TCP bufferbloat if WebSocket server keeps pushing
     # data quickly to a slow client"), which suggests this producer.
     def connectionMade(self):
         super().connectionMade()
+        # The HTTPChannel that read the upgrade request stays the transport's producer: it kept
+        # itself and the request for the socket's life, and paused reading for good once our
+        # frames stopped draining, so that the client's close frame and the frame limit no
+        # longer reached the consumer. A DrainWatch takes its place.
         if isinstance(getattr(self.transport, "producer", None), HTTPChannel):
             self.transport.unregisterProducer()
         if getattr(self.transport, "producer", False) is None:
