@@ -1,4 +1,5 @@
-"""Shared fixtures: the personas alice, bob and charlie (no relation between them)."""
+"""Shared fixtures: the personas alice, bob and charlie (no relation between them), their
+clients and the factories the suites share."""
 
 from __future__ import annotations
 
@@ -55,12 +56,46 @@ def client_for():
 
 
 @pytest.fixture
+def as_alice(client_for, alice) -> APIClient:
+    return client_for(alice)
+
+
+@pytest.fixture
+def as_bob(client_for, bob) -> APIClient:
+    return client_for(bob)
+
+
+@pytest.fixture
+def as_charlie(client_for, charlie) -> APIClient:
+    return client_for(charlie)
+
+
+@pytest.fixture
 def befriend():
     def make(a: User, b: User) -> Friendship:
         low, high = ordered_pair(a.pk, b.pk)
         return Friendship.objects.create(user_low_id=low, user_high_id=high)
 
     return make
+
+
+@pytest.fixture
+def friends(alice, bob, befriend) -> tuple[User, User]:
+    """alice and bob, friends."""
+    befriend(alice, bob)
+    return alice, bob
+
+
+@pytest.fixture
+async def redis():
+    """A Redis client of the test's own, to see what Redis holds."""
+    from redis import asyncio as aioredis
+
+    from tests.helpers import TEST_REDIS_URL
+
+    client = aioredis.Redis.from_url(TEST_REDIS_URL)
+    yield client
+    await client.aclose()
 
 
 @pytest.fixture

@@ -1,9 +1,17 @@
-"""Assertions shared by the test suites."""
+"""Assertions and readers shared by the test suites (the fixtures are in the root conftest)."""
 
 from __future__ import annotations
 
+import os
+import uuid
+
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+
+from tests.e2e.servers import DEFAULT_TEST_REDIS_URL
+
+# The Redis the unit tests that need one talk to (the e2e tests start their own servers on it).
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", DEFAULT_TEST_REDIS_URL)
 
 
 def assert_error(response, status: int, code: str) -> dict:
@@ -25,6 +33,60 @@ def summary(user) -> dict:
         "first_name": user.first_name,
         "last_name": user.last_name,
     }
+
+
+# A user's profile before they edit it (CONTRACT.md's profile object).
+EMPTY_PROFILE = {"bio": "", "avatar": None, "location": "", "website": ""}
+
+
+def profile_user(user, picture: str | None = None) -> dict:
+    """A "profile user" (CONTRACT.md): a user summary plus the avatar URL or None."""
+    return {**summary(user), "profile_picture": picture}
+
+
+def unique(name: str) -> str:
+    """A username no earlier test took, for tests that share a database they do not empty."""
+    return f"{name}{uuid.uuid4().hex[:6]}"
+
+
+def are_friends(a, b) -> bool:
+    from friends.models import Friendship, ordered_pair
+
+    low, high = ordered_pair(a.pk, b.pk)
+    return Friendship.objects.filter(user_low_id=low, user_high_id=high).exists()
+
+
+def events_for(user, event_type: str | None = None) -> list:
+    """The events stored for `user`, oldest first, of one type if `event_type` is given."""
+    from notifications.models import Notification
+
+    events = Notification.objects.filter(recipient=user).order_by("id")
+    if event_type is not None:
+        events = events.filter(type=event_type)
+    return list(events)
+
+
+def store_events(user, count: int, event_type) -> list:
+    """`count` events of one type stored for `user` with notify(), each data naming its number."""
+    from notifications.services import notify
+
+    return [
+        notify(recipient_id=user.pk, event_type=event_type, data={"n": n}) for n in range(count)
+    ]
+
+
+async def established(communicator, timeout: float = 3) -> dict:
+    """The first frame of an in-process socket, which must be connection_established."""
+    frame = await communicator.receive_json_from(timeout=timeout)
+    assert frame["type"] == "connection_established", frame
+    return frame
+
+
+async def closed_with(communicator, timeout: float = 3) -> int:
+    """The close code of an in-process socket the server closes next."""
+    output = await communicator.receive_output(timeout=timeout)
+    assert output["type"] == "websocket.close", output
+    return output["code"]
 
 
 def http_scope(

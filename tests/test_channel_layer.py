@@ -5,33 +5,21 @@ socket's channel) and lets a closed socket's channel go."""
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 
 import pytest
-from redis import asyncio as aioredis
 from redis.asyncio.client import PubSub
 
 from numeneon.channel_layer import PubSubChannelLayer
 from numeneon.inbox import Inbox
-from tests.e2e.servers import DEFAULT_TEST_REDIS_URL
-
-REDIS_URL = os.environ.get("TEST_REDIS_URL", DEFAULT_TEST_REDIS_URL)
-
-
-@pytest.fixture
-async def redis():
-    """A client of our own, to see what Redis holds."""
-    client = aioredis.Redis.from_url(REDIS_URL)
-    yield client
-    await client.aclose()
+from tests.helpers import TEST_REDIS_URL
 
 
 @pytest.fixture
 async def processes():
     """Two layers on one Redis, as two server processes hold them."""
     prefix = f"layer-test-{uuid.uuid4().hex[:8]}"
-    layers = [PubSubChannelLayer(hosts=[REDIS_URL], prefix=prefix) for _ in range(2)]
+    layers = [PubSubChannelLayer(hosts=[TEST_REDIS_URL], prefix=prefix) for _ in range(2)]
     yield layers
     for layer in layers:
         await layer.flush()

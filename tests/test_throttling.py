@@ -4,7 +4,6 @@ fed to both, one with its history in a real Redis, the other in DRF's cache-base
 
 from __future__ import annotations
 
-import os
 import random
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -16,9 +15,7 @@ from django.core.cache.backends.locmem import LocMemCache
 from rest_framework.throttling import ScopedRateThrottle
 
 from numeneon.throttling import ScopedThrottle, throttle_cache
-from tests.e2e.servers import DEFAULT_TEST_REDIS_URL
-
-REDIS_URL = os.environ.get("TEST_REDIS_URL", DEFAULT_TEST_REDIS_URL)
+from tests.helpers import TEST_REDIS_URL
 
 
 @pytest.fixture
@@ -28,12 +25,12 @@ def redis_throttle_cache(settings):
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": TEST_REDIS_URL,
             "KEY_PREFIX": prefix,
         }
     }
     yield throttle_cache()
-    client = redis.Redis.from_url(REDIS_URL)
+    client = redis.Redis.from_url(TEST_REDIS_URL)
     for key in client.scan_iter(match=f"{prefix}:*"):
         client.delete(key)
     client.close()
@@ -83,7 +80,7 @@ def test_users_have_separate_logs_that_expire_in_redis(redis_throttle_cache, set
     at = 1_764_000_000.0
     assert [ask(ScopedThrottle, at + i, 1)[0] for i in range(3)] == [True, True, False]
     assert ask(ScopedThrottle, at + 3, 2)[0] is True
-    client = redis.Redis.from_url(REDIS_URL)
+    client = redis.Redis.from_url(TEST_REDIS_URL)
     [key] = [k for k in client.scan_iter(match="*throttle_message_send_1:log")]
     assert 0 < client.pttl(key) <= 60_000
     client.close()

@@ -10,7 +10,7 @@ from accounts.services import profile_update, user_deactivate
 from accounts.tokens import SESSION_CLAIM
 from conftest import PASSWORD
 from numeneon.timefmt import iso
-from tests.helpers import assert_error
+from tests.helpers import EMPTY_PROFILE, assert_error, profile_user
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +18,6 @@ SIGNUP = "/api/auth/signup/"
 LOGIN = "/api/auth/login/"
 REFRESH = "/api/auth/token/refresh/"
 LOGOUT = "/api/auth/logout/"
-EMPTY_PROFILE = {"bio": "", "avatar": None, "location": "", "website": ""}
 
 
 def signup(client, **fields):
@@ -264,20 +263,8 @@ def test_search_finds_others_by_name_never_yourself_and_never_their_email(
     response = client_for(alice).get("/api/auth/search/", {"q": "b"})
     assert response.status_code == 200
     assert response.json() == [
-        {
-            "id": bob.pk,
-            "username": "bob",
-            "first_name": "Bob",
-            "last_name": "Builder",
-            "profile_picture": "https://img.example.com/bob.png",
-        },
-        {
-            "id": charlie.pk,
-            "username": "charlie",
-            "first_name": "Charlie",
-            "last_name": "Brown",
-            "profile_picture": None,
-        },
+        profile_user(bob, "https://img.example.com/bob.png"),
+        profile_user(charlie),
     ]
     assert client_for(alice).get("/api/auth/search/", {"q": "alice"}).json() == []
 

@@ -10,10 +10,9 @@ from accounts import selectors
 from accounts.models import Profile, User
 from accounts.services import profile_update, user_create
 from numeneon.timefmt import iso
+from tests.helpers import EMPTY_PROFILE, profile_user
 
 pytestmark = pytest.mark.django_db
-
-EMPTY_PROFILE = {"bio": "", "avatar": None, "location": "", "website": ""}
 
 
 def test_signing_up_creates_an_empty_profile():
@@ -90,20 +89,8 @@ def test_a_list_entry_is_the_summary_with_the_picture(alice, bob):
     profile_update(user=bob, avatar="https://img.example.com/b.png")
     users = User.objects.select_related("profile").order_by("username")
     assert [selectors.user_with_picture(u) for u in users] == [
-        {
-            "id": alice.pk,
-            "username": "alice",
-            "first_name": "Alice",
-            "last_name": "Liddell",
-            "profile_picture": None,
-        },
-        {
-            "id": bob.pk,
-            "username": "bob",
-            "first_name": "Bob",
-            "last_name": "Builder",
-            "profile_picture": "https://img.example.com/b.png",
-        },
+        profile_user(alice),
+        profile_user(bob, "https://img.example.com/b.png"),
     ]
 
 

@@ -9,9 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
-from friends.models import FriendRequest, Friendship, ordered_pair
+from friends.models import FriendRequest, Friendship
 from notifications.models import Notification
-from tests.helpers import assert_error, summary
+from tests.helpers import are_friends, assert_error, profile_user, summary
 
 pytestmark = pytest.mark.django_db
 
@@ -36,32 +36,40 @@ def assert_timestamp_of(value: str, expected: datetime) -> None:
     assert datetime.fromisoformat(value) == expected
 
 
+def assert_requests_listed(
+    response, other: str, expected: list[tuple[FriendRequest, User]]
+) -> None:
+    """A 200 listing the expected requests, oldest first, each naming the other person under
+    the key `other` (from_user for incoming, to_user for sent), field by field."""
+    assert response.status_code == 200
+    items = sorted(response.json(), key=lambda r: r["id"])
+    assert len(items) == len(expected)
+    for item, (request, person) in zip(items, expected, strict=True):
+        assert set(item) == {"id", other, "created_at"}
+        assert item["id"] == request.pk
+        assert_summary_of(item[other], person)
+        assert_timestamp_of(item["created_at"], request.created_at)
+
+
+def queries_for_one_and_six(client, url: str, add) -> tuple[int, int]:
+    """How many queries GET `url` costs with one entry, then with six: `add(n)` adds entry n."""
+    add(0)
+    with CaptureQueriesContext(connection) as one:
+        client.get(url)
+    for n in range(1, 6):
+        add(n)
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(url)
+    assert len(response.json()) == 6
+    return len(one), len(many)
+
+
 def assert_not_found(response) -> None:
     """A 404 in the contract's error body, whichever code names what was missing."""
     assert response.status_code == 404, (response.status_code, response.content)
     code = response.json().get("code")
     assert isinstance(code, str) and code
     assert_error(response, 404, code)
-
-
-def are_friends(a, b) -> bool:
-    low, high = ordered_pair(a.pk, b.pk)
-    return Friendship.objects.filter(user_low_id=low, user_high_id=high).exists()
-
-
-@pytest.fixture
-def as_alice(client_for, alice):
-    return client_for(alice)
-
-
-@pytest.fixture
-def as_bob(client_for, bob):
-    return client_for(bob)
-
-
-@pytest.fixture
-def as_charlie(client_for, charlie):
-    return client_for(charlie)
 
 
 def send_request(client, user):
@@ -186,16 +194,10 @@ def test_a_pending_request_does_not_make_a_friend(as_alice, as_bob, pending):
 def test_the_friend_list_costs_the_same_queries_for_one_friend_or_many(
     alice, make_user, as_alice, befriend
 ):
-    befriend(alice, make_user("friend0"))
-    with CaptureQueriesContext(connection) as one:
-        as_alice.get(BASE)
-    for n in range(1, 6):
-        befriend(alice, make_user(f"friend{n}"))
-    with CaptureQueriesContext(connection) as many:
-        response = as_alice.get(BASE)
-
-    assert len(response.json()) == 6
-    assert len(many) == len(one)
+    one, many = queries_for_one_and_six(
+        as_alice, BASE, add=lambda n: befriend(alice, make_user(f"friend{n}"))
+    )
+    assert many == one
 
 
 # --- GET requests/ ---------------------------------------------------------------------------
@@ -208,14 +210,7 @@ def test_incoming_requests_list_each_pending_request_field_by_field(
 
     response = as_bob.get(f"{BASE}requests/")
 
-    assert response.status_code == 200
-    items = sorted(response.json(), key=lambda r: r["id"])
-    assert len(items) == 2
-    for item, request, sender in zip(items, [pending, from_charlie], [alice, charlie], strict=True):
-        assert set(item) == {"id", "from_user", "created_at"}
-        assert item["id"] == request.pk
-        assert_summary_of(item["from_user"], sender)
-        assert_timestamp_of(item["created_at"], request.created_at)
+    assert_requests_listed(response, "from_user", [(pending, alice), (from_charlie, charlie)])
 
 
 def test_incoming_requests_leave_out_sent_and_finished_requests(
@@ -236,16 +231,12 @@ def test_the_sender_does_not_see_their_request_as_incoming(as_alice, pending):
 
 
 def test_incoming_requests_cost_the_same_queries_for_one_or_many(bob, make_user, as_bob):
-    FriendRequest.objects.create(from_user=make_user("asker0"), to_user=bob)
-    with CaptureQueriesContext(connection) as one:
-        as_bob.get(f"{BASE}requests/")
-    for n in range(1, 6):
-        FriendRequest.objects.create(from_user=make_user(f"asker{n}"), to_user=bob)
-    with CaptureQueriesContext(connection) as many:
-        response = as_bob.get(f"{BASE}requests/")
-
-    assert len(response.json()) == 6
-    assert len(many) == len(one)
+    one, many = queries_for_one_and_six(
+        as_bob,
+        f"{BASE}requests/",
+        add=lambda n: FriendRequest.objects.create(from_user=make_user(f"asker{n}"), to_user=bob),
+    )
+    assert many == one
 
 
 # --- GET requests/sent/ ----------------------------------------------------------------------
@@ -258,14 +249,7 @@ def test_sent_requests_list_each_pending_request_field_by_field(
 
     response = as_alice.get(f"{BASE}requests/sent/")
 
-    assert response.status_code == 200
-    items = sorted(response.json(), key=lambda r: r["id"])
-    assert len(items) == 2
-    for item, request, addressee in zip(items, [pending, to_charlie], [bob, charlie], strict=True):
-        assert set(item) == {"id", "to_user", "created_at"}
-        assert item["id"] == request.pk
-        assert_summary_of(item["to_user"], addressee)
-        assert_timestamp_of(item["created_at"], request.created_at)
+    assert_requests_listed(response, "to_user", [(pending, bob), (to_charlie, charlie)])
 
 
 def test_sent_requests_leave_out_received_and_finished_requests(
@@ -285,16 +269,14 @@ def test_the_addressee_does_not_see_the_request_as_sent(as_bob, pending):
 
 
 def test_sent_requests_cost_the_same_queries_for_one_or_many(alice, make_user, as_alice):
-    FriendRequest.objects.create(from_user=alice, to_user=make_user("target0"))
-    with CaptureQueriesContext(connection) as one:
-        as_alice.get(f"{BASE}requests/sent/")
-    for n in range(1, 6):
-        FriendRequest.objects.create(from_user=alice, to_user=make_user(f"target{n}"))
-    with CaptureQueriesContext(connection) as many:
-        response = as_alice.get(f"{BASE}requests/sent/")
-
-    assert len(response.json()) == 6
-    assert len(many) == len(one)
+    one, many = queries_for_one_and_six(
+        as_alice,
+        f"{BASE}requests/sent/",
+        add=lambda n: FriendRequest.objects.create(
+            from_user=alice, to_user=make_user(f"target{n}")
+        ),
+    )
+    assert many == one
 
 
 # --- POST request/<user_id>/ -----------------------------------------------------------------
@@ -825,22 +807,8 @@ def test_suggestions_are_people_you_may_know_with_their_mutual_friend_counts(
     response = client_for(alice).get(SUGGESTIONS)
     assert response.status_code == 200
     assert response.json() == [
-        {
-            "id": charlie.pk,
-            "username": "charlie",
-            "first_name": "Charlie",
-            "last_name": "Brown",
-            "profile_picture": "https://img.example.com/c.png",
-            "mutual_friends_count": 1,
-        },
-        {
-            "id": dave.pk,
-            "username": "dave",
-            "first_name": "Dave",
-            "last_name": "Dent",
-            "profile_picture": None,
-            "mutual_friends_count": 0,
-        },
+        {**profile_user(charlie, "https://img.example.com/c.png"), "mutual_friends_count": 1},
+        {**profile_user(dave), "mutual_friends_count": 0},
     ]
 
 

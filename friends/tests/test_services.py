@@ -14,7 +14,7 @@ from friends.models import FriendRequest, Friendship, ordered_pair
 from notifications.models import Notification
 from notifications.services import user_group_name
 from numeneon.errors import ApplicationError, Forbidden, NotFound
-from tests.helpers import summary
+from tests.helpers import are_friends, events_for, summary
 
 pytestmark = pytest.mark.django_db
 
@@ -23,13 +23,14 @@ def send(actor, to_user) -> services.RequestOutcome:
     return services.friend_request_send(actor=actor, to_user_id=to_user.pk)
 
 
-def are_friends(a, b) -> bool:
-    low, high = ordered_pair(a.pk, b.pk)
-    return Friendship.objects.filter(user_low_id=low, user_high_id=high).exists()
-
-
-def notifications_for(user) -> list[Notification]:
-    return list(Notification.objects.filter(recipient=user).order_by("id"))
+def end(request: FriendRequest, ending: str) -> None:
+    """The addressee accepts or declines the pending `request`, or its sender cancels it."""
+    if ending == "accept":
+        services.friend_request_accept(actor=request.to_user, request_id=request.pk)
+    elif ending == "decline":
+        services.friend_request_decline(actor=request.to_user, request_id=request.pk)
+    else:
+        services.friend_request_cancel(actor=request.from_user, to_user_id=request.to_user_id)
 
 
 # --- Sending ---------------------------------------------------------------------------------
@@ -123,8 +124,8 @@ def test_a_lost_race_for_the_pending_slot_is_reported_as_already_requested(alice
     assert raised.value.code == "already_requested"
     # The failed insert was rolled back to its savepoint: the transaction is still usable.
     assert FriendRequest.objects.count() == 1
-    assert notifications_for(alice) == []
-    assert notifications_for(bob) == []
+    assert events_for(alice) == []
+    assert events_for(bob) == []
 
 
 # --- Accepting -------------------------------------------------------------------------------
@@ -179,12 +180,7 @@ def test_the_sender_cannot_accept_their_own_request(alice, bob):
 @pytest.mark.parametrize("ending", ["accept", "decline", "cancel"])
 def test_accepting_a_request_that_is_no_longer_pending_is_not_found(alice, bob, ending):
     request = send(alice, bob).request
-    if ending == "accept":
-        services.friend_request_accept(actor=bob, request_id=request.pk)
-    elif ending == "decline":
-        services.friend_request_decline(actor=bob, request_id=request.pk)
-    else:
-        services.friend_request_cancel(actor=alice, to_user_id=bob.pk)
+    end(request, ending)
 
     with pytest.raises(NotFound) as raised:
         services.friend_request_accept(actor=bob, request_id=request.pk)
@@ -225,12 +221,7 @@ def test_declining_a_request_addressed_to_someone_else_is_forbidden(alice, bob, 
 @pytest.mark.parametrize("ending", ["accept", "decline", "cancel"])
 def test_declining_a_request_that_is_no_longer_pending_is_not_found(alice, bob, ending):
     request = send(alice, bob).request
-    if ending == "accept":
-        services.friend_request_accept(actor=bob, request_id=request.pk)
-    elif ending == "decline":
-        services.friend_request_decline(actor=bob, request_id=request.pk)
-    else:
-        services.friend_request_cancel(actor=alice, to_user_id=bob.pk)
+    end(request, ending)
 
     status_before = FriendRequest.objects.get(pk=request.pk).status
 
@@ -475,7 +466,7 @@ def test_the_database_refuses_a_duplicate_friendship(alice, bob, befriend):
 def test_sending_a_request_stores_one_friend_request_event_for_the_addressee(alice, bob):
     request = send(alice, bob).request
 
-    [event] = notifications_for(bob)
+    [event] = events_for(bob)
     assert event.type == "friend_request"
     assert event.read_at is None
     assert set(event.data) == {"request_id", "from_user"}
@@ -486,7 +477,7 @@ def test_sending_a_request_stores_one_friend_request_event_for_the_addressee(ali
     assert from_user["username"] == "alice"
     assert from_user["first_name"] == "Alice"
     assert from_user["last_name"] == "Liddell"
-    assert notifications_for(alice) == []
+    assert events_for(alice) == []
 
 
 def test_accepting_a_request_stores_one_friend_accepted_event_for_the_requester(alice, bob):
@@ -494,7 +485,7 @@ def test_accepting_a_request_stores_one_friend_accepted_event_for_the_requester(
 
     services.friend_request_accept(actor=bob, request_id=request.pk)
 
-    [event] = notifications_for(alice)
+    [event] = events_for(alice)
     assert event.type == "friend_accepted"
     assert set(event.data) == {"request_id", "from_user", "friend", "message"}
     assert event.data["request_id"] == request.pk
@@ -507,7 +498,7 @@ def test_accepting_a_request_stores_one_friend_accepted_event_for_the_requester(
         assert named["first_name"] == "Bob"
         assert named["last_name"] == "Builder"
     # Bob holds only the request he received.
-    assert [e.type for e in notifications_for(bob)] == ["friend_request"]
+    assert [e.type for e in events_for(bob)] == ["friend_request"]
 
 
 def test_asking_someone_who_already_asked_you_notifies_them_of_the_acceptance(alice, bob):
@@ -515,7 +506,7 @@ def test_asking_someone_who_already_asked_you_notifies_them_of_the_acceptance(al
 
     send(alice, bob)
 
-    [event] = notifications_for(bob)
+    [event] = events_for(bob)
     assert event.type == "friend_accepted"
     assert event.data == {
         "request_id": theirs.pk,
@@ -524,7 +515,7 @@ def test_asking_someone_who_already_asked_you_notifies_them_of_the_acceptance(al
         "message": "alice accepted your friend request.",
     }
     # Alice got Bob's request and nothing for her own send.
-    assert [e.type for e in notifications_for(alice)] == ["friend_request"]
+    assert [e.type for e in events_for(alice)] == ["friend_request"]
 
 
 def test_declining_a_request_stores_one_event_for_the_requester_and_nobody_else(
@@ -540,8 +531,8 @@ def test_declining_a_request_stores_one_event_for_the_requester_and_nobody_else(
     assert event.type == "friend_request_declined"
     assert event.read_at is None
     assert event.data == {"request_id": request.pk, "by": summary(bob)}
-    assert [e.type for e in notifications_for(bob)] == ["friend_request"]
-    assert notifications_for(charlie) == []
+    assert [e.type for e in events_for(bob)] == ["friend_request"]
+    assert events_for(charlie) == []
 
 
 def test_cancelling_a_request_stores_one_event_for_the_addressee_and_nobody_else(
@@ -551,13 +542,13 @@ def test_cancelling_a_request_stores_one_event_for_the_addressee_and_nobody_else
 
     services.friend_request_cancel(actor=alice, to_user_id=bob.pk)
 
-    first, event = notifications_for(bob)
+    first, event = events_for(bob)
     assert first.type == "friend_request"
     assert event.type == "friend_request_cancelled"
     assert event.read_at is None
     assert event.data == {"request_id": request.pk, "from_user": summary(alice)}
-    assert notifications_for(alice) == []
-    assert notifications_for(charlie) == []
+    assert events_for(alice) == []
+    assert events_for(charlie) == []
 
 
 @pytest.mark.parametrize("remover", ["alice", "bob"])
@@ -570,12 +561,12 @@ def test_removing_a_friend_stores_one_event_naming_the_remover_for_the_other_alo
 
     services.friendship_remove(actor=actor, user_id=other.pk)
 
-    [event] = notifications_for(other)
+    [event] = events_for(other)
     assert event.type == "friend_removed"
     assert event.read_at is None
     assert event.data == {"user": summary(actor)}
-    assert notifications_for(actor) == []
-    assert notifications_for(charlie) == []
+    assert events_for(actor) == []
+    assert events_for(charlie) == []
 
 
 def test_a_refused_request_stores_no_event(alice, bob, befriend):
@@ -593,7 +584,7 @@ def test_a_repeated_request_stores_no_second_event(alice, bob):
     with pytest.raises(ApplicationError):
         send(alice, bob)
 
-    assert len(notifications_for(bob)) == 1
+    assert len(events_for(bob)) == 1
 
 
 def test_a_forbidden_accept_stores_no_event(alice, bob, charlie):
@@ -662,12 +653,12 @@ def test_declining_cancelling_and_removing_push_to_the_other_person_only_after_c
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         _decline_cancel_or_remove(operation, alice, bob, charlie)
         # Inside the transaction: stored, but nothing sent yet.
-        assert notifications_for(people[told])[-1].type == event_type
+        assert events_for(people[told])[-1].type == event_type
         assert _nothing_arrives(layer, channels[told])
 
     assert len(callbacks) == 1
     message = async_to_sync(layer.receive)(channels[told])
-    event = notifications_for(people[told])[-1]
+    event = events_for(people[told])[-1]
     assert message["id"] == event.pk
     frame = json.loads(message["text"])
     assert (frame["type"], frame["id"], frame["data"]) == (event_type, event.pk, event.data)
@@ -708,7 +699,7 @@ def test_the_pushed_frame_reaches_the_addressee_group_only_after_commit(
         with django_capture_on_commit_callbacks(execute=True) as callbacks:
             request = send(alice, bob).request
             # Inside the transaction: stored, but nothing sent yet.
-            assert len(notifications_for(bob)) == 1
+            assert len(events_for(bob)) == 1
             assert _nothing_arrives(layer, channel)
 
         assert len(callbacks) == 1
@@ -716,7 +707,7 @@ def test_the_pushed_frame_reaches_the_addressee_group_only_after_commit(
     finally:
         async_to_sync(layer.group_discard)(user_group_name(bob.pk), channel)
 
-    [event] = notifications_for(bob)
+    [event] = events_for(bob)
     assert message["id"] == event.pk
     frame = json.loads(message["text"])
     assert frame["type"] == "friend_request"

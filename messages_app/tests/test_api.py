@@ -36,22 +36,6 @@ def brief(user) -> dict:
     return {"id": user.pk, "username": user.username}
 
 
-@pytest.fixture
-def friends(alice, bob, befriend):
-    befriend(alice, bob)
-    return alice, bob
-
-
-@pytest.fixture
-def as_alice(client_for, alice):
-    return client_for(alice)
-
-
-@pytest.fixture
-def as_bob(client_for, bob):
-    return client_for(bob)
-
-
 def post_message(client, receiver_id, content="hello"):
     return client.post(URL, {"receiver_id": receiver_id, "content": content}, format="json")
 

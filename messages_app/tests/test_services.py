@@ -16,26 +16,13 @@ from notifications import selectors as notification_selectors
 from notifications.models import EventType, Notification
 from notifications.services import user_group_name
 from numeneon.errors import ApplicationError, Forbidden, NotFound
-from tests.helpers import summary
+from tests.helpers import events_for, summary
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def friends(alice, bob, befriend):
-    befriend(alice, bob)
-    return alice, bob
-
-
 def send(sender, receiver, content="hello"):
     return services.message_send(actor=sender, receiver_id=receiver.pk, content=content)
-
-
-def events_for(user, event_type: str | None = None) -> list[Notification]:
-    events = Notification.objects.filter(recipient=user).order_by("id")
-    if event_type is not None:
-        events = events.filter(type=event_type)
-    return list(events)
 
 
 # --- message_send ---------------------------------------------------------------------------

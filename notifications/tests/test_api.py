@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from notifications.models import EventType, Notification
-from notifications.services import event_frame, notify
-from tests.helpers import assert_error
+from notifications.services import event_frame
+from tests.helpers import assert_error, store_events
 
 pytestmark = pytest.mark.django_db
 
@@ -14,10 +14,7 @@ FEED = "/api/notifications/"
 
 
 def store(user, count: int) -> list[Notification]:
-    return [
-        notify(recipient_id=user.pk, event_type=EventType.NEW_MESSAGE, data={"n": n})
-        for n in range(count)
-    ]
+    return store_events(user, count, EventType.NEW_MESSAGE)
 
 
 def test_the_feed_defaults_to_the_newest_50_oldest_first(client_for, alice, bob):

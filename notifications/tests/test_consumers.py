@@ -15,20 +15,9 @@ from accounts.models import User
 from notifications.models import EventType, Notification
 from notifications.services import LAYER_EVENT, event_frame, notify, user_group_name
 from notifications.tests.conftest import anotify
+from tests.helpers import closed_with, established
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
-
-
-async def established(communicator) -> dict:
-    frame = await communicator.receive_json_from(timeout=2)
-    assert frame["type"] == "connection_established"
-    return frame
-
-
-async def closed_with(communicator) -> int:
-    output = await communicator.receive_output(timeout=2)
-    assert output["type"] == "websocket.close", output
-    return output["code"]
 
 
 def forged_token(user: User) -> str:

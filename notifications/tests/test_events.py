@@ -14,7 +14,7 @@ from notifications import events
 from notifications.models import EventType, Notification
 from notifications.selectors import last_event_id
 from notifications.services import NewEvent, notify, notify_each, push_to_users, user_group_name
-from tests.helpers import statements
+from tests.helpers import statements, summary
 
 pytestmark = pytest.mark.django_db
 
@@ -57,8 +57,8 @@ def test_a_friend_accepted_frame_names_who_accepted_three_times_and_says_so_in_w
     frame, _ = pushed_frame(alice, EventType.FRIEND_ACCEPTED, data)
     assert frame["data"] == {
         "request_id": 41,
-        "from_user": {"id": bob.pk, "username": "bob", "first_name": "Bob", "last_name": "Builder"},
-        "friend": {"id": bob.pk, "username": "bob", "first_name": "Bob", "last_name": "Builder"},
+        "from_user": summary(bob),
+        "friend": summary(bob),
         "message": "bob accepted your friend request.",
     }
 
@@ -69,10 +69,7 @@ def test_a_friend_request_declined_frame_names_the_request_and_who_declined(
     data = events.friend_request_declined_data(request_id=42, decliner=bob)
     frame, _ = pushed_frame(alice, EventType.FRIEND_REQUEST_DECLINED, data)
     assert frame["type"] == "friend_request_declined"
-    assert frame["data"] == {
-        "request_id": 42,
-        "by": {"id": bob.pk, "username": "bob", "first_name": "Bob", "last_name": "Builder"},
-    }
+    assert frame["data"] == {"request_id": 42, "by": summary(bob)}
 
 
 def test_a_friend_request_cancelled_frame_names_the_request_and_who_had_asked(
@@ -81,29 +78,14 @@ def test_a_friend_request_cancelled_frame_names_the_request_and_who_had_asked(
     data = events.friend_request_cancelled_data(request_id=43, from_user=alice)
     frame, _ = pushed_frame(bob, EventType.FRIEND_REQUEST_CANCELLED, data)
     assert frame["type"] == "friend_request_cancelled"
-    assert frame["data"] == {
-        "request_id": 43,
-        "from_user": {
-            "id": alice.pk,
-            "username": "alice",
-            "first_name": "Alice",
-            "last_name": "Liddell",
-        },
-    }
+    assert frame["data"] == {"request_id": 43, "from_user": summary(alice)}
 
 
 def test_a_friend_removed_frame_names_who_ended_the_friendship(pushed_frame, alice, bob):
     data = events.friend_removed_data(remover=alice)
     frame, _ = pushed_frame(bob, EventType.FRIEND_REMOVED, data)
     assert frame["type"] == "friend_removed"
-    assert frame["data"] == {
-        "user": {
-            "id": alice.pk,
-            "username": "alice",
-            "first_name": "Alice",
-            "last_name": "Liddell",
-        },
-    }
+    assert frame["data"] == {"user": summary(alice)}
 
 
 MESSAGE = {

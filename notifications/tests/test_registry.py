@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 
 import pytest
 from channels.layers import channel_layers as channel_layer_manager
-from redis import asyncio as aioredis
 
 from notifications.registry import (
     ENTRY_TTL_SECONDS,
@@ -18,14 +16,7 @@ from notifications.registry import (
     socket_registry,
 )
 from numeneon.redisconf import channel_layers
-from tests.e2e.servers import DEFAULT_TEST_REDIS_URL
-
-
-@pytest.fixture
-async def redis():
-    client = aioredis.Redis.from_url(os.environ.get("TEST_REDIS_URL", DEFAULT_TEST_REDIS_URL))
-    yield client
-    await client.aclose()
+from tests.helpers import TEST_REDIS_URL
 
 
 @pytest.fixture(params=["redis", "local"])
@@ -98,7 +89,7 @@ async def test_the_registry_follows_the_channel_layer(settings, kind, expected):
     if kind == "memory":
         layers = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     else:
-        host = {"address": os.environ.get("TEST_REDIS_URL", DEFAULT_TEST_REDIS_URL)}
+        host = {"address": TEST_REDIS_URL}
         layers = channel_layers(kind=kind, host=host, prefix="registry-test", core_options={})
     settings.CHANNEL_LAYERS = layers
     channel_layer_manager.backends.clear()

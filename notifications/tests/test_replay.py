@@ -11,17 +11,15 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from notifications.consumers import REPLAY_LIMIT
 from notifications.models import EventType, Notification
-from notifications.services import event_frame, notify
+from notifications.services import event_frame
 from notifications.tests.conftest import anotify
+from tests.helpers import store_events
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
-def store_events(user, count: int) -> list[Notification]:
-    return [
-        notify(recipient_id=user.pk, event_type=EventType.FRIEND_REQUEST, data={"n": n})
-        for n in range(count)
-    ]
+def store_friend_requests(user, count: int) -> list[Notification]:
+    return store_events(user, count, EventType.FRIEND_REQUEST)
 
 
 def resume_query(user, last_event_id: object) -> str:
@@ -40,7 +38,7 @@ async def read_until_replay_complete(communicator) -> tuple[dict, list[dict], di
 
 
 async def test_resuming_replays_every_later_event_framed_as_live_then_replay_complete(connect, bob):
-    events = await database_sync_to_async(store_events)(bob, 5)
+    events = await database_sync_to_async(store_friend_requests)(bob, 5)
     communicator = await connect(query=resume_query(bob, events[1].id))
     hello, frames, done = await read_until_replay_complete(communicator)
     assert hello["last_event_id"] == events[-1].id
@@ -50,8 +48,8 @@ async def test_resuming_replays_every_later_event_framed_as_live_then_replay_com
 
 
 async def test_resuming_from_zero_replays_everything_and_only_the_users_own(connect, alice, bob):
-    await database_sync_to_async(store_events)(alice, 2)
-    events = await database_sync_to_async(store_events)(bob, 2)
+    await database_sync_to_async(store_friend_requests)(alice, 2)
+    events = await database_sync_to_async(store_friend_requests)(bob, 2)
     communicator = await connect(query=resume_query(bob, 0))
     _, frames, done = await read_until_replay_complete(communicator)
     assert [f["id"] for f in frames] == [e.id for e in events]
@@ -60,7 +58,7 @@ async def test_resuming_from_zero_replays_everything_and_only_the_users_own(conn
 
 
 async def test_resuming_when_up_to_date_replays_nothing(connect, bob):
-    events = await database_sync_to_async(store_events)(bob, 2)
+    events = await database_sync_to_async(store_friend_requests)(bob, 2)
     communicator = await connect(query=resume_query(bob, events[-1].id))
     _, frames, done = await read_until_replay_complete(communicator)
     assert (frames, done) == ([], {"type": "replay_complete", "count": 0})
@@ -68,7 +66,7 @@ async def test_resuming_when_up_to_date_replays_nothing(connect, bob):
 
 
 async def test_more_than_500_missed_events_are_not_replayed_and_the_client_reloads(connect, bob):
-    events = await database_sync_to_async(store_events)(bob, REPLAY_LIMIT + 2)
+    events = await database_sync_to_async(store_friend_requests)(bob, REPLAY_LIMIT + 2)
     communicator = await connect(query=resume_query(bob, events[0].id))
     _, frames, done = await read_until_replay_complete(communicator)
     assert frames == []
@@ -80,7 +78,7 @@ async def test_more_than_500_missed_events_are_not_replayed_and_the_client_reloa
 
 
 async def test_exactly_500_missed_events_are_all_replayed(connect, bob):
-    events = await database_sync_to_async(store_events)(bob, REPLAY_LIMIT + 1)
+    events = await database_sync_to_async(store_friend_requests)(bob, REPLAY_LIMIT + 1)
     communicator = await connect(query=resume_query(bob, events[0].id))
     _, frames, done = await read_until_replay_complete(communicator)
     assert [f["id"] for f in frames] == [e.id for e in events[1:]]
@@ -90,7 +88,7 @@ async def test_exactly_500_missed_events_are_all_replayed(connect, bob):
 
 @pytest.mark.parametrize("value", ["abc", "-1", "1.5", "", "99999999999999999999999"])
 async def test_an_unusable_last_event_id_tells_the_client_to_reload(connect, bob, value):
-    await database_sync_to_async(store_events)(bob, 1)
+    await database_sync_to_async(store_friend_requests)(bob, 1)
     communicator = await connect(query=resume_query(bob, value))
     _, frames, done = await read_until_replay_complete(communicator)
     assert (frames, done) == ([], {"type": "replay_complete", "count": 0, "recovered": False})

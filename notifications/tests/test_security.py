@@ -14,20 +14,9 @@ from accounts.models import User, WebSocketTicket
 from accounts.services import user_deactivate, ws_ticket_issue
 from notifications.registry import socket_registry
 from numeneon.asgi import application
+from tests.helpers import closed_with, established
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
-
-
-async def established(communicator) -> dict:
-    frame = await communicator.receive_json_from(timeout=3)
-    assert frame["type"] == "connection_established", frame
-    return frame
-
-
-async def closed_with(communicator, timeout: float = 3) -> int:
-    output = await communicator.receive_output(timeout=timeout)
-    assert output["type"] == "websocket.close", output
-    return output["code"]
 
 
 @database_sync_to_async

@@ -3,17 +3,12 @@ what others see, and suggestions count mutual friends made through the real endp
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from tests.e2e.servers import Person, befriend
+from tests.helpers import unique
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def unique(name: str) -> str:
-    return f"{name}{uuid.uuid4().hex[:6]}"
 
 
 async def test_a_profile_edit_is_seen_by_others_and_suggestions_count_mutual_friends(server_a):

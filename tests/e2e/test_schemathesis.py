@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from dataclasses import dataclass
 
 import pytest
@@ -24,6 +23,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.e2e.servers import Api, Person
+from tests.helpers import unique
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -71,10 +71,6 @@ class Account:
 
 def bearer(person: Person | Account) -> dict[str, str]:
     return {"Authorization": f"Bearer {person.token}"}
-
-
-def unique(name: str) -> str:
-    return f"{name}{uuid.uuid4().hex[:6]}"
 
 
 @pytest.fixture

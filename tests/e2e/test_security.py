@@ -18,6 +18,14 @@ from tests.e2e.servers import Api, Person, Socket, befriend
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
+@contextlib.asynccontextmanager
+async def alice_connected(server):
+    """alice's socket on `server`, past its connection_established frame."""
+    async with Person(server, "alice").socket(server) as ws:
+        await ws.receive_type("connection_established")
+        yield ws
+
+
 async def test_a_ticket_from_one_process_opens_a_socket_on_another_once(server_a, server_b):
     alice = Person(server_a, "alice")
     status, body = await asyncio.to_thread(alice.api.post, "/api/auth/ws-ticket/")
@@ -83,9 +91,7 @@ async def test_a_handshake_refused_for_its_origin_is_a_403_whatever_is_wrong_wit
 
 
 async def test_a_message_over_64_kib_is_refused_by_the_server_with_1009(server_a):
-    alice = Person(server_a, "alice")
-    async with alice.socket(server_a) as ws:
-        await ws.receive_type("connection_established")
+    async with alice_connected(server_a) as ws:
         await ws.send(json.dumps({"type": "ping", "pad": "x" * (64 * 1024)}))
         assert await ws.close_code() == 1009
 
@@ -191,18 +197,14 @@ async def test_one_socket_over_the_cap_on_another_process_closes_the_oldest_with
 
 async def test_a_ping_flood_is_closed_with_4008_like_any_other(server_a):
     # autobahn answers pings below the consumer: they are counted where they are answered.
-    alice = Person(server_a, "alice")
-    async with alice.socket(server_a) as ws:
-        await ws.receive_type("connection_established")
+    async with alice_connected(server_a) as ws:
         for _ in range(50):
             await ws.ws.ping()
         assert await ws.close_code() == 4008
 
 
 async def test_pings_and_messages_count_together_toward_the_frame_limit(server_a):
-    alice = Person(server_a, "alice")
-    async with alice.socket(server_a) as ws:
-        await ws.receive_type("connection_established")
+    async with alice_connected(server_a) as ws:
         for _ in range(11):
             await ws.ws.ping()
             await ws.send({"type": "ping"})
@@ -210,9 +212,7 @@ async def test_pings_and_messages_count_together_toward_the_frame_limit(server_a
 
 
 async def test_ten_pings_a_second_sustained_never_close_the_socket(server_a):
-    alice = Person(server_a, "alice")
-    async with alice.socket(server_a) as ws:
-        await ws.receive_type("connection_established")
+    async with alice_connected(server_a) as ws:
         for _ in range(25):
             pong = await ws.ws.ping()
             await asyncio.wait_for(pong, 2)
