@@ -83,36 +83,40 @@ def _pending_request_for_update(*, actor: User, request_id: int) -> FriendReques
     return request
 
 
-def _respond(request: FriendRequest, status: FriendRequest.Status) -> None:
+# The event that tells the other person how a request ended.
+_ENDING_EVENT = {
+    FriendRequest.Status.ACCEPTED: EventType.FRIEND_ACCEPTED,
+    FriendRequest.Status.DECLINED: EventType.FRIEND_REQUEST_DECLINED,
+    FriendRequest.Status.CANCELLED: EventType.FRIEND_REQUEST_CANCELLED,
+}
+
+
+def _respond(request: FriendRequest, status: FriendRequest.Status, *, data: dict) -> None:
+    """End the pending `request` with `status` and tell the person at its other end: the
+    sender when the addressee accepts or declines, the addressee when the sender cancels."""
     request.status = status
     request.responded_at = timezone.now()
     request.save(update_fields=["status", "responded_at"])
+    told = request.to_user_id if status == FriendRequest.Status.CANCELLED else request.from_user_id
+    notify(recipient_id=told, event_type=_ENDING_EVENT[status], data=data)
 
 
 @transaction.atomic
 def friend_request_accept(*, actor: User, request_id: int) -> User:
     """Accept a request addressed to `actor`; returns the new friend (who asked)."""
     request = _pending_request_for_update(actor=actor, request_id=request_id)
-    _respond(request, FriendRequest.Status.ACCEPTED)
     low, high = ordered_pair(request.from_user_id, request.to_user_id)
     Friendship.objects.get_or_create(user_low_id=low, user_high_id=high)
-    notify(
-        recipient_id=request.from_user_id,
-        event_type=EventType.FRIEND_ACCEPTED,
-        data=events.friend_accepted_data(request_id=request.pk, accepter=actor),
-    )
+    data = events.friend_accepted_data(request_id=request.pk, accepter=actor)
+    _respond(request, FriendRequest.Status.ACCEPTED, data=data)
     return User.objects.get(pk=request.from_user_id)
 
 
 @transaction.atomic
 def friend_request_decline(*, actor: User, request_id: int) -> None:
     request = _pending_request_for_update(actor=actor, request_id=request_id)
-    _respond(request, FriendRequest.Status.DECLINED)
-    notify(
-        recipient_id=request.from_user_id,
-        event_type=EventType.FRIEND_REQUEST_DECLINED,
-        data=events.friend_request_declined_data(request_id=request.pk, decliner=actor),
-    )
+    data = events.friend_request_declined_data(request_id=request.pk, decliner=actor)
+    _respond(request, FriendRequest.Status.DECLINED, data=data)
 
 
 @transaction.atomic
@@ -124,12 +128,8 @@ def friend_request_cancel(*, actor: User, to_user_id: int) -> None:
     )
     if request is None:
         raise NotFound("request_not_found", "You have no pending request to that user.")
-    _respond(request, FriendRequest.Status.CANCELLED)
-    notify(
-        recipient_id=request.to_user_id,
-        event_type=EventType.FRIEND_REQUEST_CANCELLED,
-        data=events.friend_request_cancelled_data(request_id=request.pk, from_user=actor),
-    )
+    data = events.friend_request_cancelled_data(request_id=request.pk, from_user=actor)
+    _respond(request, FriendRequest.Status.CANCELLED, data=data)
 
 
 @transaction.atomic
