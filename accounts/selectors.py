@@ -10,14 +10,14 @@ from numeneon.timefmt import iso
 SEARCH_LIMIT = 20
 
 
+def user_brief(user: User) -> dict:
+    """How a message names its sender and receiver."""
+    return {"id": user.id, "username": user.username}
+
+
 def user_summary(user: User) -> dict:
     """How a user is shown to anyone: never the email."""
-    return {
-        "id": user.id,
-        "username": user.username,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-    }
+    return {**user_brief(user), "first_name": user.first_name, "last_name": user.last_name}
 
 
 def profile_of(user: User) -> Profile:
@@ -58,10 +58,6 @@ def user_profile(user: User) -> dict:
 def user_me(user: User) -> dict:
     """How a user is shown to that same user by `me/`: their profile, with the email."""
     return {**user_profile(user), "email": user.email}
-
-
-def user_brief(user: User) -> dict:
-    return {"id": user.id, "username": user.username}
 
 
 def user_private(user: User) -> dict:
