@@ -44,8 +44,8 @@ def uses_redis() -> bool:
 
 
 # Registry commands in flight per process. redis-py's pool raises "Too many connections"
-# instead of waiting once REDIS_MAX_CONNECTIONS are busy: in a storm of 5,000 reconnects
-# 1,979 handshakes failed that way before this bound.
+# instead of waiting once REDIS_MAX_CONNECTIONS are busy, and a storm of reconnects would fail
+# its handshakes that way; past this bound a command waits for its turn instead.
 MAX_COMMANDS_IN_FLIGHT = 32
 
 

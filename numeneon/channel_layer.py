@@ -4,11 +4,11 @@
   open socket);
 - subscriptions change in batches (`BatchedShardConnection`). channels-redis sends one
   SUBSCRIBE or UNSUBSCRIBE per channel, each under the shard's one lock, and asyncio hands a
-  lock on once per turn of the event loop. When 5,000 sockets dropped at once, their 10,000
-  UNSUBSCRIBEs queued on that lock together with the reconnecting sockets' SUBSCRIBEs and
-  every PUBLISH. Daphne killed the consumers still waiting after 10 s, and each kill logged a
-  traceback ("Unexpected exception while cleaning-up channel") and left the channel
-  subscribed for the life of the process.
+  lock on once per turn of the event loop. When thousands of sockets drop at once, their
+  UNSUBSCRIBEs queue on that lock together with the reconnecting sockets' SUBSCRIBEs and
+  every PUBLISH; Daphne kills the consumers still waiting after application_close_timeout, and
+  each kill logs a traceback ("Unexpected exception while cleaning-up channel") and leaves
+  the channel subscribed for the life of the process.
 """
 
 from __future__ import annotations

@@ -1,20 +1,18 @@
 """The cyclic garbage collector, set for a server that holds thousands of sockets.
 
-With CPython's defaults a server process holding 1,000 sockets stalled for 200-250 ms every
-3-4 s at 100 messages a second: p99 200-230 ms, against 14 ms with the collector off
-(bench.latency, side by side). Objects of the requests in flight survive the frequent young
+With CPython's defaults, objects of the requests in flight survive the frequent young
 collections (every 700 allocations) and reach the oldest generation, which is then collected
-in full again and again; a full collection walks every object of the process: Django's and
-the libraries' (about 130,000 after start-up) and those of every open socket. So:
+in full again and again. A full collection walks every object of the process, Django's and the
+libraries' and those of every open socket, and while it runs the event loop stands still: every
+socket's messages wait behind it, which is the tail of the latency. So:
 
 - the start-up objects are moved out of the collector's way (`gc.freeze()`): they live as
   long as the process anyway, and a full collection no longer walks them;
-- `GC_THRESHOLD` (default 5000,10,100): young collections 7x rarer, so that a request's
-  objects are mostly freed by reference counting before one can promote them, and a full
-  collection at most every 100 middle ones (CPython: 10).
+- `GC_THRESHOLD` (default 5000,10,100): young collections rarer than CPython's 700, so that a
+  request's objects are mostly freed by reference counting before one can promote them, and a
+  full collection at most every 100 middle ones (CPython: 10).
 
-Side by side at 100 msg/s (docs/PERFORMANCE.md, third round): p99 200 ms -> 15-21 ms, and
-about 7 % less CPU per message.
+docs/PERFORMANCE.md measures the latency and CPU with these settings against CPython's.
 """
 
 from __future__ import annotations

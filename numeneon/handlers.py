@@ -4,8 +4,8 @@ Django's ASGIHandler runs the middleware chain in async mode. Every middleware b
 MiddlewareMixin (sessions, CSRF, auth, messages, security...) then hops from the event loop to
 a thread and back for its process_request and again for its process_response, a sync-only
 middleware adapts the rest of the chain back to async, the sync DRF view hops once more, and
-each request starts a thread of its own (ThreadSensitiveContext). bench.request_cost counted
-32 hops and 2 new threads per POST /api/messages/.
+each request starts a thread of its own (ThreadSensitiveContext): dozens of hops and new
+threads a request, each a cost on the one event loop that serves every socket.
 
 This handler keeps Django's own pieces -- reading the body and sending the response on the
 event loop, building the request, the middleware chain, the signals -- and runs everything

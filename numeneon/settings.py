@@ -292,8 +292,10 @@ CORS_ALLOWED_ORIGINS = envlist("CORS_ALLOWED_ORIGINS", _DEV_ORIGINS if DEBUG els
 # --- Channel layer --------------------------------------------------------------------------
 REDIS_URL = envstr("REDIS_URL")
 CHANNEL_LAYER_PREFIX = envstr("CHANNEL_LAYER_PREFIX", "numeneon")
-# `pubsub` (RedisPubSubChannelLayer, the default) or `core` (RedisChannelLayer): chosen from
-# the numbers in docs/PERFORMANCE.md (no 200-300 ms tail, 5x the fan-out).
+# `pubsub` (RedisPubSubChannelLayer, the default) or `core` (RedisChannelLayer). Pubsub sends
+# to a group with one PUBLISH that Redis pushes to the subscribed processes, where core writes
+# a copy to every member channel for its process to pop: pubsub is the default because it
+# fans out further without a latency tail (docs/PERFORMANCE.md compares the two).
 CHANNEL_LAYER = envstr("CHANNEL_LAYER", "pubsub")
 # core layer: channels-redis forgets group membership this long after group_add; it must not
 # be shorter than the longest a socket may stay open (Daphne's --websocket_timeout, 86,400 s
@@ -337,7 +339,7 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# --- Garbage collector (numeneon.gctune): measured in docs/PERFORMANCE.md -----------------
+# --- Garbage collector (numeneon.gctune says why these defaults) ---------------------------
 GC_FREEZE_AFTER_STARTUP = envbool("GC_FREEZE_AFTER_STARTUP", True)
 GC_THRESHOLD = parse_gc_threshold(envstr("GC_THRESHOLD", "5000,10,100"))
 

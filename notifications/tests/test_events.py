@@ -1,5 +1,5 @@
-"""One schema test per event type added in December: the frame a socket receives, every field
-written out by hand (the services that emit them are tested in friends and messages_app)."""
+"""One schema test per event type: the frame a socket receives, every field written out by
+hand (the services that emit them are tested in friends and messages_app)."""
 
 from __future__ import annotations
 

@@ -84,8 +84,8 @@ async def test_an_entry_older_than_any_live_socket_is_dropped_when_the_user_open
     ],
 )
 async def test_the_registry_follows_the_channel_layer(settings, kind, expected):
-    # With a Redis layer, every process must see every socket of a user: the pub/sub layer
-    # (numeneon.channel_layer's subclass, the default) once got a registry per process.
+    # With a Redis layer, every process must see every socket of a user, the pub/sub layer
+    # included: the default is numeneon.channel_layer's subclass of channels-redis's.
     if kind == "memory":
         layers = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     else:

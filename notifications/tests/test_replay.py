@@ -140,7 +140,7 @@ async def test_events_committed_during_many_reconnects_arrive_exactly_once_in_or
     assert received == stored
 
 
-async def test_resuming_replays_the_december_event_types_in_id_order_framed_as_live(
+async def test_resuming_replays_events_of_mixed_types_in_id_order_framed_as_live(
     connect, alice, bob
 ):
     kinds = [
