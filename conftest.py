@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from accounts.services import tokens_for
 from friends.models import Friendship, ordered_pair
+from tests.helpers import bearer
 
 PASSWORD = "correct-horse-battery-42"
 
@@ -48,9 +49,7 @@ def client_for():
     """An API client that sends `user`'s access token."""
 
     def make(user: User) -> APIClient:
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens_for(user)['access']}")
-        return client
+        return bearer(tokens_for(user)["access"])
 
     return make
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from datetime import datetime, timedelta
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -22,6 +23,34 @@ def assert_error(response, status: int, code: str) -> dict:
     assert isinstance(body["detail"], str) and body["detail"], body
     assert body["error"] == body["detail"], body
     return body
+
+
+def assert_iso_utc(value, expected: datetime | None = None) -> None:
+    """ISO-8601 in UTC with a Z, as the contract writes times; naming `expected`'s instant when
+    one is given."""
+    assert isinstance(value, str) and value.endswith("Z"), value
+    parsed = datetime.fromisoformat(value)
+    assert parsed.utcoffset().total_seconds() == 0
+    if expected is not None:
+        assert parsed == expected
+
+
+def access_token(user, seconds: float) -> str:
+    """An access token of `user` that expires `seconds` from now (already, when negative)."""
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    token = AccessToken.for_user(user)
+    token.set_exp(lifetime=timedelta(seconds=seconds))
+    return str(token)
+
+
+def bearer(token: str):
+    """An API client that sends `token` as its bearer token."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
 
 
 def summary(user) -> dict:

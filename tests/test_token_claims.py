@@ -11,7 +11,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts.tokens import user_id_from_claim
 from numeneon.asgi import application
-from tests.helpers import assert_error
+from tests.helpers import assert_error, bearer
 
 # The user id claims that the ORM would have read as user 1, or choked on (a 500).
 ODD_USER_IDS = [
@@ -47,12 +47,6 @@ def forged(token_class, user, **claims) -> str:
 
 
 _MISSING = object()
-
-
-def bearer(token: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
 
 
 @pytest.mark.django_db

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -11,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import User
 from friends.models import FriendRequest, Friendship
 from notifications.models import Notification
-from tests.helpers import are_friends, assert_error, profile_user, summary
+from tests.helpers import are_friends, assert_error, assert_iso_utc, profile_user, summary
 
 pytestmark = pytest.mark.django_db
 
@@ -29,13 +27,6 @@ def assert_summary_of(value: dict, user) -> None:
     assert value["last_name"] == user.last_name
 
 
-def assert_timestamp_of(value: str, expected: datetime) -> None:
-    """ISO-8601 in UTC, naming the same instant as the database row."""
-    assert isinstance(value, str)
-    assert value.endswith("Z"), value
-    assert datetime.fromisoformat(value) == expected
-
-
 def assert_requests_listed(
     response, other: str, expected: list[tuple[FriendRequest, User]]
 ) -> None:
@@ -48,7 +39,7 @@ def assert_requests_listed(
         assert set(item) == {"id", other, "created_at"}
         assert item["id"] == request.pk
         assert_summary_of(item[other], person)
-        assert_timestamp_of(item["created_at"], request.created_at)
+        assert_iso_utc(item["created_at"], request.created_at)
 
 
 def queries_for_one_and_six(client, url: str, add) -> tuple[int, int]:
@@ -296,7 +287,7 @@ def test_sending_a_request_answers_201_with_the_request(alice, bob, as_alice):
     assert sent["id"] == request.pk
     assert_summary_of(sent["from_user"], alice)
     assert_summary_of(sent["to_user"], bob)
-    assert_timestamp_of(sent["created_at"], request.created_at)
+    assert_iso_utc(sent["created_at"], request.created_at)
 
 
 def test_a_sent_request_shows_up_on_both_sides(alice, bob, as_alice, as_bob):

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from messages_app import selectors
 from messages_app.models import MAX_CONTENT_LENGTH, Message
 from notifications.models import EventType, Notification
-from tests.helpers import assert_error, statements, summary
+from tests.helpers import assert_error, assert_iso_utc, statements, summary
 
 pytestmark = pytest.mark.django_db
 
@@ -53,11 +53,6 @@ def send(client, receiver, content="hello") -> dict:
 def assert_nothing_stored() -> None:
     assert not Message.objects.exists()
     assert not Notification.objects.exists()
-
-
-def assert_iso_utc(value) -> None:
-    assert isinstance(value, str) and value.endswith("Z"), value
-    assert datetime.fromisoformat(value.replace("Z", "+00:00")).utcoffset().total_seconds() == 0
 
 
 # --- POST /api/messages/ --------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async
@@ -15,7 +14,7 @@ from accounts.models import User
 from notifications.models import EventType, Notification
 from notifications.services import LAYER_EVENT, event_frame, notify, user_group_name
 from notifications.tests.conftest import anotify
-from tests.helpers import closed_with, established
+from tests.helpers import access_token, closed_with, established
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -37,12 +36,6 @@ def unsigned_token(user: User) -> str:
     return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(payload)}."
 
 
-def expired_token(user: User) -> str:
-    token = AccessToken.for_user(user)
-    token.set_exp(lifetime=-timedelta(seconds=1))
-    return str(token)
-
-
 @pytest.mark.parametrize(
     "make_query",
     [
@@ -51,7 +44,7 @@ def expired_token(user: User) -> str:
         lambda user: "token=garbage",
         lambda user: f"token={forged_token(user)}",
         lambda user: f"token={unsigned_token(user)}",
-        lambda user: f"token={expired_token(user)}",
+        lambda user: f"token={access_token(user, -1)}",
         lambda user: f"token={RefreshToken.for_user(user)}",
         lambda user: "token=" + "a" * 10000,
     ],

@@ -14,6 +14,7 @@ from django.test import Client
 
 from notifications.models import PushSubscription
 from tests.helpers import assert_error
+from tests.pushservice import b64url
 
 pytestmark = pytest.mark.django_db
 
@@ -35,10 +36,6 @@ def browser_keys() -> tuple[bytes, bytes]:
 def b64(raw: bytes) -> str:
     """What the web app sends: btoa, standard base64 with padding."""
     return base64.b64encode(raw).decode()
-
-
-def b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def subscription(endpoint: str = ENDPOINT, encode=b64) -> dict:

@@ -14,7 +14,7 @@ from accounts.models import User, WebSocketTicket
 from accounts.services import user_deactivate, ws_ticket_issue
 from notifications.registry import socket_registry
 from numeneon.asgi import application
-from tests.helpers import closed_with, established
+from tests.helpers import access_token, closed_with, established
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -23,12 +23,6 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 def issue_ticket(user: User, token_lifetime: float = 900) -> str:
     expires = datetime.now(tz=UTC) + timedelta(seconds=token_lifetime)
     return ws_ticket_issue(user=user, token_expires_at=expires)[0]
-
-
-def short_token(user: User, seconds: float) -> str:
-    token = AccessToken.for_user(user)
-    token.set_exp(lifetime=timedelta(seconds=seconds))
-    return str(token)
 
 
 # --- tickets ---------------------------------------------------------------------------------
@@ -77,7 +71,7 @@ async def test_only_a_hash_of_the_ticket_is_stored(alice):
 
 async def test_an_idle_socket_closes_with_4002_when_its_token_expires(connect, alice):
     # JWT expiry is whole seconds: this token expires 1.5 to 2.5 s from now.
-    communicator = await connect(query=f"token={short_token(alice, 2.5)}")
+    communicator = await connect(query=f"token={access_token(alice, 2.5)}")
     await established(communicator)
     assert await communicator.receive_nothing(timeout=1.0)
     assert await closed_with(communicator, timeout=3) == 4002
