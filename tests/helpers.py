@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from datetime import datetime, timedelta
 
@@ -116,6 +117,14 @@ async def closed_with(communicator, timeout: float = 3) -> int:
     output = await communicator.receive_output(timeout=timeout)
     assert output["type"] == "websocket.close", output
     return output["code"]
+
+
+def wait_until(condition, timeout: float, what: str = "condition not met in time") -> None:
+    """Poll `condition()` until it is true; fail saying `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
 
 
 def http_scope(

@@ -3,7 +3,6 @@ commit, what the worker sends, and what it does with each answer."""
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -15,6 +14,7 @@ from messages_app.services import message_send
 from notifications import pushsend, pushworker
 from notifications.models import EventType, Notification, PushDelivery, PushSubscription
 from notifications.services import notify, push_subscription_save
+from tests.helpers import wait_until
 
 
 @pytest.fixture
@@ -182,11 +182,8 @@ def test_a_busy_push_service_gets_the_push_again_later(
     assert not PushDelivery.objects.exists()
 
 
-def wait_until_due(timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while PushDelivery.objects.filter(due_at__gt=timezone.now()).exists():
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+def wait_until_due() -> None:
+    wait_until(lambda: not PushDelivery.objects.filter(due_at__gt=timezone.now()).exists(), 5.0)
 
 
 def test_a_push_service_that_is_down_gets_the_push_when_it_is_back(

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from channels.db import database_sync_to_async
@@ -18,6 +17,7 @@ from notifications.models import EventType, Notification, PushDelivery
 from notifications.services import notify, push_subscription_save
 from notifications.tests.conftest import anotify
 from tests.e2e.servers import BASE_DIR, database_env
+from tests.helpers import wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -66,13 +66,6 @@ def start_worker(service, log_path) -> subprocess.Popen:
     )
     log.close()
     return process
-
-
-def wait_until(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
 
 
 def test_a_worker_killed_mid_batch_then_a_new_one_send_no_push_twice(
