@@ -11,6 +11,13 @@ from tests.e2e.servers import Person, befriend, stored_event_ids
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
+async def ask(asker: Person, asked: Person) -> int:
+    """`asker` sends `asked` a friend request over REST; the request's id."""
+    status, sent = await asker.api.apost(f"/api/friends/request/{asked.id}/")
+    assert status == 201, sent
+    return sent["request"]["id"]
+
+
 async def test_request_accept_and_message_reach_the_right_sockets_as_the_contract_says(
     server_a,
 ):
@@ -27,9 +34,7 @@ async def test_request_accept_and_message_reach_the_right_sockets_as_the_contrac
         await charlie_ws.receive_type("connection_established")
 
         # alice asks bob: bob's socket gets friend_request.
-        status, sent = await alice.api.apost(f"/api/friends/request/{bob.id}/")
-        assert status == 201, sent
-        request_id = sent["request"]["id"]
+        request_id = await ask(alice, bob)
         frame = await bob_ws.receive_type("friend_request")
         assert set(frame) == {"type", "id", "created_at", "data"}
         assert frame["data"] == {"request_id": request_id, "from_user": alice.summary}
@@ -85,10 +90,7 @@ async def test_a_message_sent_through_one_process_reaches_sockets_held_by_anothe
     server_a, server_b
 ):
     alice, bob = Person(server_a, "alice"), Person(server_a, "bob")
-    status, sent = await alice.api.apost(f"/api/friends/request/{bob.id}/")
-    assert status == 201
-    status, _ = await bob.api.apost(f"/api/friends/accept/{sent['request']['id']}/")
-    assert status == 201
+    await befriend(alice, bob)
 
     async with bob.socket(server_b) as tab_on_b, bob.socket(server_a) as tab_on_a:
         await tab_on_b.receive_type("connection_established")
@@ -112,10 +114,9 @@ async def test_a_socket_left_idle_longer_than_the_redis_read_timeout_still_recei
     async with bob.socket(server) as bob_ws:
         await bob_ws.receive_type("connection_established")
         await asyncio.sleep(7)
-        status, sent = await alice.api.apost(f"/api/friends/request/{bob.id}/")
-        assert status == 201
+        request_id = await ask(alice, bob)
         frame = await bob_ws.receive_type("friend_request")
-        assert frame["data"]["request_id"] == sent["request"]["id"]
+        assert frame["data"]["request_id"] == request_id
         await bob_ws.send({"type": "ping"})
         assert await bob_ws.receive() == {"type": "pong"}
 
@@ -200,9 +201,7 @@ async def test_a_decline_a_cancel_and_a_removal_reach_the_other_person_live(serv
             await ws.receive_type("connection_established")
 
         # alice asks bob, bob declines: alice learns who declined which request.
-        status, sent = await alice.api.apost(f"/api/friends/request/{bob.id}/")
-        assert status == 201, sent
-        request_id = sent["request"]["id"]
+        request_id = await ask(alice, bob)
         await bob_ws.receive_type("friend_request")
         status, body = await bob.api.apost(f"/api/friends/decline/{request_id}/")
         assert status == 200, body
@@ -211,9 +210,7 @@ async def test_a_decline_a_cancel_and_a_removal_reach_the_other_person_live(serv
         assert frame["data"] == {"request_id": request_id, "by": bob.summary}
 
         # alice asks again, then withdraws it: bob's pending request disappears.
-        status, sent = await alice.api.apost(f"/api/friends/request/{bob.id}/")
-        assert status == 201, sent
-        request_id = sent["request"]["id"]
+        request_id = await ask(alice, bob)
         await bob_ws.receive_type("friend_request")
         status, body = await asyncio.to_thread(alice.api.delete, f"/api/friends/cancel/{bob.id}/")
         assert status == 200, body
@@ -221,10 +218,9 @@ async def test_a_decline_a_cancel_and_a_removal_reach_the_other_person_live(serv
         assert frame["data"] == {"request_id": request_id, "from_user": alice.summary}
 
         # bob and charlie become friends; charlie ends it: bob learns who did.
-        status, sent = await bob.api.apost(f"/api/friends/request/{charlie.id}/")
-        assert status == 201, sent
+        request_id = await ask(bob, charlie)
         await charlie_ws.receive_type("friend_request")
-        status, _ = await charlie.api.apost(f"/api/friends/accept/{sent['request']['id']}/")
+        status, _ = await charlie.api.apost(f"/api/friends/accept/{request_id}/")
         assert status == 201
         await bob_ws.receive_type("friend_accepted")
         status, body = await asyncio.to_thread(charlie.api.delete, f"/api/friends/remove/{bob.id}/")
