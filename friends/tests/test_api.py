@@ -14,17 +14,6 @@ from tests.helpers import are_friends, assert_error, assert_iso_utc, profile_use
 pytestmark = pytest.mark.django_db
 
 BASE = "/api/friends/"
-SUMMARY_FIELDS = {"id", "username", "first_name", "last_name"}
-
-
-def assert_summary_of(value: dict, user) -> None:
-    """A user summary, field by field, and never the email."""
-    assert set(value) == SUMMARY_FIELDS, value
-    assert "email" not in value
-    assert value["id"] == user.pk
-    assert value["username"] == user.username
-    assert value["first_name"] == user.first_name
-    assert value["last_name"] == user.last_name
 
 
 def assert_requests_listed(
@@ -38,7 +27,7 @@ def assert_requests_listed(
     for item, (request, person) in zip(items, expected, strict=True):
         assert set(item) == {"id", other, "created_at"}
         assert item["id"] == request.pk
-        assert_summary_of(item[other], person)
+        assert item[other] == summary(person)
         assert_iso_utc(item["created_at"], request.created_at)
 
 
@@ -156,8 +145,8 @@ def test_the_friend_list_shows_both_sides_of_a_friendship(
     [bobs_friend] = as_bob.get(BASE).json()
     [alices_friend] = as_alice.get(BASE).json()
 
-    assert_summary_of(bobs_friend, alice)
-    assert_summary_of(alices_friend, bob)
+    assert bobs_friend == summary(alice)
+    assert alices_friend == summary(bob)
     assert as_charlie.get(BASE).json() == []
 
 
@@ -285,8 +274,8 @@ def test_sending_a_request_answers_201_with_the_request(alice, bob, as_alice):
     sent = body["request"]
     assert set(sent) == {"id", "from_user", "to_user", "created_at"}
     assert sent["id"] == request.pk
-    assert_summary_of(sent["from_user"], alice)
-    assert_summary_of(sent["to_user"], bob)
+    assert sent["from_user"] == summary(alice)
+    assert sent["to_user"] == summary(bob)
     assert_iso_utc(sent["created_at"], request.created_at)
 
 
@@ -343,10 +332,10 @@ def test_asking_someone_who_already_asked_you_accepts_their_request(
     assert response.status_code == 201
     body = response.json()
     assert isinstance(body["message"], str) and body["message"]
-    assert_summary_of(body["friend"], alice)
+    assert body["friend"] == summary(alice)
     assert body["request"]["id"] == pending.pk
-    assert_summary_of(body["request"]["from_user"], alice)
-    assert_summary_of(body["request"]["to_user"], bob)
+    assert body["request"]["from_user"] == summary(alice)
+    assert body["request"]["to_user"] == summary(bob)
     pending.refresh_from_db()
     assert pending.status == FriendRequest.Status.ACCEPTED
     assert FriendRequest.objects.count() == 1
@@ -372,7 +361,7 @@ def test_accepting_a_request_answers_201_with_the_new_friend(alice, bob, as_bob,
     body = response.json()
     assert set(body) == {"message", "friend"}
     assert isinstance(body["message"], str) and body["message"]
-    assert_summary_of(body["friend"], alice)
+    assert body["friend"] == summary(alice)
 
 
 def test_accepting_a_request_makes_both_users_friends(alice, bob, as_alice, as_bob, pending):
@@ -644,7 +633,7 @@ def test_sending_a_request_stores_one_friend_request_event_for_the_addressee(ali
     assert event.type == "friend_request"
     assert set(event.data) == {"request_id", "from_user"}
     assert event.data["request_id"] == request_id
-    assert_summary_of(event.data["from_user"], alice)
+    assert event.data["from_user"] == summary(alice)
     assert not Notification.objects.filter(recipient=alice).exists()
 
 
@@ -657,8 +646,8 @@ def test_accepting_a_request_stores_one_friend_accepted_event_for_the_requester(
     assert event.type == "friend_accepted"
     assert set(event.data) == {"request_id", "from_user", "friend", "message"}
     assert event.data["request_id"] == pending.pk
-    assert_summary_of(event.data["from_user"], bob)
-    assert_summary_of(event.data["friend"], bob)
+    assert event.data["from_user"] == summary(bob)
+    assert event.data["friend"] == summary(bob)
     assert event.data["message"] == "bob accepted your friend request."
     assert not Notification.objects.filter(recipient=bob).exists()
 
