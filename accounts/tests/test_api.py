@@ -238,12 +238,8 @@ def test_logout_needs_authentication(anon, alice):
 
 def test_me_shows_the_users_own_email_and_profile(client_for, alice):
     assert client_for(alice).get("/api/auth/me/").json() == {
-        "id": alice.pk,
-        "username": "alice",
-        "first_name": "Alice",
-        "last_name": "Liddell",
+        **profile_user(alice),
         "email": "alice@example.com",
-        "profile_picture": None,
         "date_joined": iso(alice.date_joined),
         "profile": EMPTY_PROFILE,
     }
@@ -305,11 +301,7 @@ def test_user_detail_is_the_profile_user_without_email(client_for, alice, bob):
     )
     response = client_for(alice).get("/api/auth/users/BOB/")
     assert response.json() == {
-        "id": bob.pk,
-        "username": "bob",
-        "first_name": "Bob",
-        "last_name": "Builder",
-        "profile_picture": "https://img.example.com/bob.png",
+        **profile_user(bob, "https://img.example.com/bob.png"),
         "date_joined": iso(bob.date_joined),
         "profile": {
             "bio": "Can we fix it?",

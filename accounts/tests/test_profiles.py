@@ -59,11 +59,7 @@ def test_the_table_refuses_a_link_that_is_not_http(alice, fields):
 def test_a_user_without_a_profile_is_shown_with_the_empty_profile(alice):
     user = User.objects.get(pk=alice.pk)
     assert selectors.user_profile(user) == {
-        "id": alice.pk,
-        "username": "alice",
-        "first_name": "Alice",
-        "last_name": "Liddell",
-        "profile_picture": None,
+        **profile_user(alice),
         "date_joined": iso(alice.date_joined),
         "profile": EMPTY_PROFILE,
     }
@@ -74,12 +70,8 @@ def test_the_me_shape_is_the_profile_user_with_the_email(alice):
     profile_update(user=alice, avatar="https://img.example.com/a.png", bio="Hi")
     user = User.objects.select_related("profile").get(pk=alice.pk)
     assert selectors.user_me(user) == {
-        "id": alice.pk,
-        "username": "alice",
-        "first_name": "Alice",
-        "last_name": "Liddell",
+        **profile_user(alice, "https://img.example.com/a.png"),
         "email": "alice@example.com",
-        "profile_picture": "https://img.example.com/a.png",
         "date_joined": iso(alice.date_joined),
         "profile": {**EMPTY_PROFILE, "bio": "Hi", "avatar": "https://img.example.com/a.png"},
     }
