@@ -180,7 +180,7 @@ def test_logging_out_twice_is_refused_the_second_time(anon, alice):
 
 
 def test_a_refresh_token_from_before_login_sessions_still_works_until_logout(anon, alice):
-    legacy = RefreshToken.for_user(alice)  # no session claim, as issued before this change
+    legacy = RefreshToken.for_user(alice)  # no session claim, as tokens before sessions had
     tokens = {"access": str(legacy.access_token), "refresh": str(legacy)}
     assert refresh(anon, tokens["refresh"]).status_code == 200
     assert logout(anon, tokens).status_code == 205
