@@ -65,6 +65,17 @@ def summary(user) -> dict:
     }
 
 
+def friend_accepted(request_id: int, accepter) -> dict:
+    """The data of the friend_accepted event that `accepter` causes (its schema test,
+    notifications/tests/test_events.py, writes the message out)."""
+    return {
+        "request_id": request_id,
+        "from_user": summary(accepter),
+        "friend": summary(accepter),
+        "message": f"{accepter.username} accepted your friend request.",
+    }
+
+
 # A user's profile before they edit it (CONTRACT.md's profile object).
 EMPTY_PROFILE = {"bio": "", "avatar": None, "location": "", "website": ""}
 

@@ -9,7 +9,14 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import User
 from friends.models import FriendRequest, Friendship
 from notifications.models import Notification
-from tests.helpers import are_friends, assert_error, assert_iso_utc, profile_user, summary
+from tests.helpers import (
+    are_friends,
+    assert_error,
+    assert_iso_utc,
+    friend_accepted,
+    profile_user,
+    summary,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -660,12 +667,7 @@ def test_asking_back_stores_a_friend_accepted_event_and_no_friend_request(
     [event] = Notification.objects.all()
     assert event.recipient_id == alice.pk
     assert event.type == "friend_accepted"
-    assert event.data == {
-        "request_id": pending.pk,
-        "from_user": summary(bob),
-        "friend": summary(bob),
-        "message": "bob accepted your friend request.",
-    }
+    assert event.data == friend_accepted(pending.pk, bob)
 
 
 FEED = "/api/notifications/"

@@ -14,7 +14,7 @@ from friends.models import FriendRequest, Friendship, ordered_pair
 from notifications.models import Notification
 from notifications.services import user_group_name
 from numeneon.errors import ApplicationError, Forbidden, NotFound
-from tests.helpers import are_friends, events_for, summary
+from tests.helpers import are_friends, events_for, friend_accepted, summary
 
 pytestmark = pytest.mark.django_db
 
@@ -480,12 +480,7 @@ def test_accepting_a_request_stores_one_friend_accepted_event_for_the_requester(
 
     [event] = events_for(alice)
     assert event.type == "friend_accepted"
-    assert event.data == {
-        "request_id": request.pk,
-        "from_user": summary(bob),
-        "friend": summary(bob),
-        "message": "bob accepted your friend request.",
-    }
+    assert event.data == friend_accepted(request.pk, bob)
     # Bob holds only the request he received.
     assert [e.type for e in events_for(bob)] == ["friend_request"]
 
@@ -497,12 +492,7 @@ def test_asking_someone_who_already_asked_you_notifies_them_of_the_acceptance(al
 
     [event] = events_for(bob)
     assert event.type == "friend_accepted"
-    assert event.data == {
-        "request_id": theirs.pk,
-        "from_user": summary(alice),
-        "friend": summary(alice),
-        "message": "alice accepted your friend request.",
-    }
+    assert event.data == friend_accepted(theirs.pk, alice)
     # Alice got Bob's request and nothing for her own send.
     assert [e.type for e in events_for(alice)] == ["friend_request"]
 
