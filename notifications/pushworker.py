@@ -38,13 +38,13 @@ DONE = {200, 201, 202}  # 201 is what RFC 8030 says; some services answer 200 or
 GONE = {404, 410}
 
 
-def claim_next(now) -> PushDelivery | None:
-    """Claim the next due push, with its event, subscription and person, or None."""
+def claim_next(now, due_by) -> PushDelivery | None:
+    """Claim the next push due by `due_by`, with its event, subscription and person, or None."""
     with transaction.atomic():
         delivery = (
             PushDelivery.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("event", "subscription__user")
-            .filter(sending_since__isnull=True, due_at__lte=now)
+            .filter(sending_since__isnull=True, due_at__lte=due_by)
             .order_by("due_at")
             .first()
         )
@@ -138,11 +138,13 @@ def drop_stale(now) -> int:
 
 
 def deliver_due(limit: int = 100) -> int:
-    """Send up to `limit` due pushes; answers how many were handled."""
+    """Send up to `limit` pushes due when called; answers how many were handled. A push retried
+    in this round waits for the next one, however short its backoff."""
+    due_by = timezone.now()
     handled = 0
     while handled < limit:
         now = timezone.now()
-        delivery = claim_next(now)
+        delivery = claim_next(now, due_by)
         if delivery is None:
             break
         deliver(delivery, now)

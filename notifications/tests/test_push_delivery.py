@@ -186,6 +186,18 @@ def wait_until_due() -> None:
     wait_until(lambda: not PushDelivery.objects.filter(due_at__gt=timezone.now()).exists(), 5.0)
 
 
+def test_a_push_retried_waits_for_the_next_round_however_short_its_backoff(
+    push_service, subscribe, committed, alice, bob, settings
+):
+    settings.PUSH_RETRY_BASE_SECONDS = 0  # due again at once: a slow machine's case
+    phone = subscribe(bob)
+    push_service.answers += [(503, {}), (503, {})]
+    committed(friend_request_send, actor=alice, to_user_id=bob.pk)
+    assert [deliver_all(), deliver_all(), deliver_all(), deliver_all()] == [1, 1, 1, 0]
+    assert push_service.requests == 3
+    assert len(push_service.payloads_for(phone)) == 1
+
+
 def test_a_push_service_that_is_down_gets_the_push_when_it_is_back(
     push_service, subscribe, committed, alice, bob
 ):
