@@ -8,12 +8,7 @@ from datetime import UTC, datetime
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
-from drf_spectacular.utils import (
-    OpenApiParameter,
-    OpenApiResponse,
-    extend_schema,
-    extend_schema_serializer,
-)
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
@@ -28,6 +23,59 @@ from accounts.tokens import RefreshToken
 from numeneon import openapi
 from numeneon.errors import NotFound
 from numeneon.fields import StrictCharField
+
+# --- Shapes several views answer with; other apps' shapes embed the user summary ------------
+
+
+class UserSummarySerializer(serializers.Serializer):
+    """How a user is shown to anyone: never the email."""
+
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    first_name = serializers.CharField(allow_blank=True)
+    last_name = serializers.CharField(allow_blank=True)
+
+
+class PrivateUserSerializer(UserSummarySerializer):
+    """How a user is shown to that same user: with the email."""
+
+    email = serializers.EmailField()
+
+
+class ProfileSerializer(serializers.Serializer):
+    bio = serializers.CharField(allow_blank=True, help_text="At most 500 characters.")
+    avatar = serializers.CharField(allow_null=True, help_text="An https URL, or null.")
+    location = serializers.CharField(allow_blank=True, help_text="At most 100 characters.")
+    website = serializers.CharField(allow_blank=True, help_text='An http(s) URL, or "".')
+
+
+class UserWithPictureSerializer(UserSummarySerializer):
+    """A user summary with the avatar URL: how search results and suggestions show people."""
+
+    profile_picture = serializers.CharField(
+        allow_null=True, help_text="The avatar URL (`profile.avatar`), or null."
+    )
+
+
+class ProfileUserSerializer(UserWithPictureSerializer):
+    """How a user's page shows them, to anyone: never the email."""
+
+    date_joined = serializers.DateTimeField()
+    profile = ProfileSerializer(help_text="Empty strings, and `avatar` null, when unset.")
+
+
+class MeSerializer(ProfileUserSerializer):
+    """How `me/` shows a user to that same user: with the email."""
+
+    email = serializers.EmailField()
+
+
+class TokenPairSerializer(serializers.Serializer):
+    access = serializers.CharField(help_text="Access JWT, for `Authorization: Bearer`.")
+    refresh = serializers.CharField(help_text="Refresh JWT of the login session.")
+
+
+# --- Views ----------------------------------------------------------------------------------
 
 
 class SignupApi(APIView):
@@ -46,21 +94,20 @@ class SignupApi(APIView):
             UnicodeUsernameValidator()(value)
             return value
 
-    @extend_schema(
+    @extend_schema_serializer(component_name="SignupResponse")
+    class OutputSerializer(TokenPairSerializer):
+        message = serializers.CharField()
+        user = PrivateUserSerializer()
+
+    @openapi.operation(
         auth=[],
         request=InputSerializer,
+        throttled=True,
         responses={
-            201: openapi.SignupResponseSerializer,
-            **openapi.error_responses(
-                {
-                    400: openapi.validation(
-                        "a taken username or email (case-insensitive), a weak password "
-                        "(Django's validators), a bad email or username"
-                    )
-                },
-                authenticated=False,
-                body=True,
-                throttled=True,
+            201: OutputSerializer,
+            400: openapi.validation(
+                "a taken username or email (case-insensitive), a weak password "
+                "(Django's validators), a bad email or username"
             ),
         },
     )
@@ -94,21 +141,19 @@ class LoginApi(APIView):
                 raise serializers.ValidationError({"username": ["Give a username or an email."]})
             return attrs
 
-    @extend_schema(
+    @extend_schema_serializer(component_name="LoginResponse")
+    class OutputSerializer(TokenPairSerializer):
+        user = PrivateUserSerializer()
+
+    @openapi.operation(
         auth=[],
         request=InputSerializer,
+        throttled=True,
         description="`password` and one of `username`, `email`.",
         responses={
-            200: openapi.LoginResponseSerializer,
-            **openapi.error_responses(
-                {
-                    400: openapi.validation("neither `username` nor `email`"),
-                    401: "`invalid_credentials`",
-                },
-                authenticated=False,
-                body=True,
-                throttled=True,
-            ),
+            200: OutputSerializer,
+            400: openapi.validation("neither `username` nor `email`"),
+            401: "`invalid_credentials`",
         },
     )
     def post(self, request):
@@ -133,23 +178,21 @@ class SessionRefreshSerializer(TokenRefreshSerializer):
         return data
 
 
-@extend_schema(
+class RefreshRequestSerializer(serializers.Serializer):
+    refresh = serializers.CharField()
+
+
+@openapi.operation(
     auth=[],
-    request=openapi.RefreshRequestSerializer,
+    request=RefreshRequestSerializer,
     description="A new access token. `refresh` is the refresh token given, which keeps "
     "working until it expires or its login session is logged out; with strict rotation "
     "(`STRICT_REFRESH_ROTATION`) it is a new one and the one given is refused from then on.",
     responses={
-        200: openapi.TokenPairSerializer,
-        **openapi.error_responses(
-            {
-                400: openapi.validation("no `refresh`"),
-                401: "`token_not_valid`: a malformed or expired token, one of a logged-out "
-                "session, or (strict rotation) one already used",
-            },
-            authenticated=False,
-            body=True,
-        ),
+        200: TokenPairSerializer,
+        400: openapi.validation("no `refresh`"),
+        401: "`token_not_valid`: a malformed or expired token, one of a logged-out "
+        "session, or (strict rotation) one already used",
     },
 )
 class RefreshApi(TokenRefreshView):
@@ -161,20 +204,15 @@ class LogoutApi(APIView):
     class InputSerializer(serializers.Serializer):
         refresh = StrictCharField(max_length=4096)
 
-    @extend_schema(
+    @openapi.operation(
         request=InputSerializer,
         description="Ends the login session of the refresh token, which must be the caller's "
         "own: every refresh token of that session is refused from then on. The caller's other "
         "sessions go on; access tokens already issued expire on their own.",
         responses={
             205: OpenApiResponse(description="Logged out; no body."),
-            **openapi.error_responses(
-                {
-                    400: openapi.validation("no `refresh`"),
-                    401: "`token_not_valid`: the refresh token is not valid, or not yours",
-                },
-                body=True,
-            ),
+            400: openapi.validation("no `refresh`"),
+            401: "`token_not_valid`: the refresh token is not valid, or not yours",
         },
     )
     def post(self, request):
@@ -189,10 +227,12 @@ class WsTicketApi(APIView):
 
     throttle_scope = "ws_ticket"
 
-    @extend_schema(
-        request=None,
-        responses={201: openapi.WsTicketSerializer, **openapi.error_responses(throttled=True)},
-    )
+    @extend_schema_serializer(component_name="WsTicket")
+    class OutputSerializer(serializers.Serializer):
+        ticket = serializers.CharField(help_text="For `/ws/notifications/?ticket=`; single use.")
+        expires_in = serializers.IntegerField(help_text="Seconds the ticket lives (at most 30).")
+
+    @openapi.operation(request=None, throttled=True, responses={201: OutputSerializer})
     def post(self, request):
         token_expires_at = datetime.fromtimestamp(request.auth["exp"], tz=UTC)
         ticket, expires_in = services.ws_ticket_issue(
@@ -204,9 +244,8 @@ class WsTicketApi(APIView):
 
 
 class MeApi(APIView):
-    @extend_schema(
-        description="You, with your profile and your email.",
-        responses={200: openapi.MeSerializer, **openapi.error_responses()},
+    @openapi.operation(
+        description="You, with your profile and your email.", responses={200: MeSerializer}
     )
     def get(self, request):
         return Response(selectors.user_me(request.user))
@@ -268,20 +307,15 @@ class ProfileApi(APIView):
         def validate_avatar(self, value: str | None) -> str | None:
             return _url(value, ("https",), "Enter an https URL.") if value else None
 
-    @extend_schema(
+    @openapi.operation(
         request=InputSerializer,
         description="Changes the fields given, and answers what `me/` answers. An unknown "
         "field is a 400.",
         responses={
-            200: openapi.MeSerializer,
-            **openapi.error_responses(
-                {
-                    400: openapi.validation(
-                        "a field too long, a `website` that is not an http(s) URL, an `avatar` "
-                        "that is not an https URL, a field that is not a string, an unknown field"
-                    )
-                },
-                body=True,
+            200: MeSerializer,
+            400: openapi.validation(
+                "a field too long, a `website` that is not an http(s) URL, an `avatar` "
+                "that is not an https URL, a field that is not a string, an unknown field"
             ),
         },
     )
@@ -293,14 +327,11 @@ class ProfileApi(APIView):
 
 
 class SearchApi(APIView):
-    @extend_schema(
+    @openapi.operation(
         description="Users whose username, first or last name contains `q`; at most 20, "
         "never yourself.",
         parameters=[OpenApiParameter("q", str, description="What to look for.")],
-        responses={
-            200: openapi.UserWithPictureSerializer(many=True),
-            **openapi.error_responses(),
-        },
+        responses={200: UserWithPictureSerializer(many=True)},
     )
     def get(self, request):
         users = selectors.user_search(actor=request.user, query=request.query_params.get("q", ""))
@@ -308,12 +339,7 @@ class SearchApi(APIView):
 
 
 class UserDetailApi(APIView):
-    @extend_schema(
-        responses={
-            200: openapi.ProfileUserSerializer,
-            **openapi.error_responses({404: "`user_not_found`"}),
-        },
-    )
+    @openapi.operation(responses={200: ProfileUserSerializer, 404: "`user_not_found`"})
     def get(self, request, username: str):
         user = selectors.user_get_by_username(username=username)
         if user is None:

@@ -1,12 +1,13 @@
-"""Friends endpoints: one thin view per operation."""
+"""Friends endpoints: one thin view per operation, the shapes it answers with beside it."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.api import UserSummarySerializer, UserWithPictureSerializer
 from accounts.selectors import user_summary, user_with_picture
 from friends import selectors, services
 from friends.models import FriendRequest
@@ -24,10 +25,17 @@ def request_out(request: FriendRequest) -> dict:
     }
 
 
+class FriendRequestSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    from_user = UserSummarySerializer()
+    to_user = UserSummarySerializer()
+    created_at = serializers.DateTimeField()
+
+
 class FriendListApi(APIView):
-    @extend_schema(
+    @openapi.operation(
         description="Your friends, by username.",
-        responses={200: openapi.UserSummarySerializer(many=True), **openapi.error_responses()},
+        responses={200: UserSummarySerializer(many=True)},
     )
     def get(self, request):
         return Response([user_summary(u) for u in selectors.friend_list(user=request.user)])
@@ -39,14 +47,20 @@ class SuggestionsApi(APIView):
             maximum=selectors.SUGGESTIONS_MAX_LIMIT, default=selectors.SUGGESTIONS_DEFAULT_LIMIT
         )
 
-    @extend_schema(
+    @extend_schema_serializer(component_name="Suggestion")
+    class OutputSerializer(UserWithPictureSerializer):
+        mutual_friends_count = serializers.IntegerField(
+            help_text="How many of your friends are this person's friends."
+        )
+
+    @openapi.operation(
         parameters=[QuerySerializer],
         description="People you may know, at most `limit` (default 20): not you, not your "
         "friends, not inactive, no pending request with you either way; most mutual friends "
         "first, then the newest accounts.",
         responses={
-            200: openapi.SuggestionSerializer(many=True),
-            **openapi.error_responses({400: openapi.validation("`limit` not a positive integer")}),
+            200: OutputSerializer(many=True),
+            400: openapi.validation("`limit` not a positive integer"),
         },
     )
     def get(self, request):
@@ -63,12 +77,15 @@ class SuggestionsApi(APIView):
 
 
 class IncomingRequestsApi(APIView):
-    @extend_schema(
+    @extend_schema_serializer(component_name="IncomingFriendRequest")
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        from_user = UserSummarySerializer()
+        created_at = serializers.DateTimeField()
+
+    @openapi.operation(
         description="Pending requests addressed to you, newest first.",
-        responses={
-            200: openapi.IncomingFriendRequestSerializer(many=True),
-            **openapi.error_responses(),
-        },
+        responses={200: OutputSerializer(many=True)},
     )
     def get(self, request):
         return Response(
@@ -84,12 +101,15 @@ class IncomingRequestsApi(APIView):
 
 
 class OutgoingRequestsApi(APIView):
-    @extend_schema(
+    @extend_schema_serializer(component_name="OutgoingFriendRequest")
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        to_user = UserSummarySerializer()
+        created_at = serializers.DateTimeField()
+
+    @openapi.operation(
         description="Your pending requests to others, newest first.",
-        responses={
-            200: openapi.OutgoingFriendRequestSerializer(many=True),
-            **openapi.error_responses(),
-        },
+        responses={200: OutputSerializer(many=True)},
     )
     def get(self, request):
         return Response(
@@ -101,19 +121,24 @@ class OutgoingRequestsApi(APIView):
 
 
 class SendRequestApi(APIView):
-    @extend_schema(
+    @extend_schema_serializer(component_name="FriendRequestSent")
+    class OutputSerializer(serializers.Serializer):
+        message = serializers.CharField()
+        request = FriendRequestSerializer()
+        friend = UserSummarySerializer(
+            required=False,
+            help_text="Only when that user had already asked you: their request was accepted.",
+        )
+
+    @openapi.operation(
         request=None,
         description="Asks `user_id` to be friends (they get a `friend_request` event). If "
         "they had already asked you, this accepts their request instead: the answer then "
         "carries `friend`.",
         responses={
-            201: openapi.FriendRequestSentSerializer,
-            **openapi.error_responses(
-                {
-                    400: "`cannot_friend_self`, `already_requested`, `already_friends`",
-                    404: "`user_not_found`",
-                }
-            ),
+            201: OutputSerializer,
+            400: "`cannot_friend_self`, `already_requested`, `already_friends`",
+            404: "`user_not_found`",
         },
     )
     def post(self, request, user_id: int):
@@ -130,17 +155,18 @@ class SendRequestApi(APIView):
 
 
 class AcceptRequestApi(APIView):
-    @extend_schema(
+    @extend_schema_serializer(component_name="FriendAccepted")
+    class OutputSerializer(serializers.Serializer):
+        message = serializers.CharField()
+        friend = UserSummarySerializer()
+
+    @openapi.operation(
         request=None,
         description="The requester gets a `friend_accepted` event.",
         responses={
-            201: openapi.FriendAcceptedSerializer,
-            **openapi.error_responses(
-                {
-                    403: "`not_your_request`: the request is not addressed to you",
-                    404: "`request_not_found`: unknown, or no longer pending",
-                }
-            ),
+            201: OutputSerializer,
+            403: "`not_your_request`: the request is not addressed to you",
+            404: "`request_not_found`: unknown, or no longer pending",
         },
     )
     def post(self, request, request_id: int):
@@ -152,16 +178,12 @@ class AcceptRequestApi(APIView):
 
 
 class DeclineRequestApi(APIView):
-    @extend_schema(
+    @openapi.operation(
         request=None,
         responses={
             200: openapi.ConfirmationSerializer,
-            **openapi.error_responses(
-                {
-                    403: "`not_your_request`: the request is not addressed to you",
-                    404: "`request_not_found`: unknown, or no longer pending",
-                }
-            ),
+            403: "`not_your_request`: the request is not addressed to you",
+            404: "`request_not_found`: unknown, or no longer pending",
         },
     )
     def post(self, request, request_id: int):
@@ -170,11 +192,11 @@ class DeclineRequestApi(APIView):
 
 
 class CancelRequestApi(APIView):
-    @extend_schema(
+    @openapi.operation(
         description="Withdraws your pending request to `user_id`.",
         responses={
             200: openapi.ConfirmationSerializer,
-            **openapi.error_responses({404: "`request_not_found`: no pending request"}),
+            404: "`request_not_found`: no pending request",
         },
     )
     def delete(self, request, user_id: int):
@@ -183,12 +205,9 @@ class CancelRequestApi(APIView):
 
 
 class RemoveFriendApi(APIView):
-    @extend_schema(
+    @openapi.operation(
         description="Ends the friendship, both ways.",
-        responses={
-            200: openapi.ConfirmationSerializer,
-            **openapi.error_responses({404: "`not_friends`"}),
-        },
+        responses={200: openapi.ConfirmationSerializer, 404: "`not_friends`"},
     )
     def delete(self, request, user_id: int):
         services.friendship_remove(actor=request.user, user_id=user_id)

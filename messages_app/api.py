@@ -1,14 +1,16 @@
-"""Messages endpoints: one thin view per operation."""
+"""Messages endpoints: one thin view per operation, the shapes it answers with beside it (the
+message itself is in numeneon.openapi: the `new_message` event carries it too)."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 
+from accounts.api import UserSummarySerializer
 from accounts.models import User
 from messages_app import selectors, services
 from messages_app.models import MAX_CONTENT_LENGTH
@@ -28,24 +30,19 @@ class SendMessageApi(APIView):
         receiver_id = IdField()
         content = StrictCharField(max_length=MAX_CONTENT_LENGTH)
 
-    @extend_schema(
+    @openapi.operation(
         request=InputSerializer,
         # The same bearer JWT as everywhere (JWTAuthentication's scheme, not a second one).
         auth=[{"jwtAuth": []}],
+        throttled=True,
         description="Only to a friend; the receiver gets a `new_message` event. `content` is "
         "trimmed, then must hold 1 to 5000 characters.",
         responses={
             201: openapi.MessageSerializer,
-            **openapi.error_responses(
-                {
-                    400: openapi.validation("a missing or non-integer `receiver_id`")
-                    + "; `empty_content`, `content_too_long`, `cannot_message_self`",
-                    403: "`not_friends`",
-                    404: "`user_not_found`: no such receiver",
-                },
-                body=True,
-                throttled=True,
-            ),
+            400: openapi.validation("a missing or non-integer `receiver_id`")
+            + "; `empty_content`, `content_too_long`, `cannot_message_self`",
+            403: "`not_friends`",
+            404: "`user_not_found`: no such receiver",
         },
     )
     def post(self, request):
@@ -60,9 +57,15 @@ class SendMessageApi(APIView):
 
 
 class ConversationListApi(APIView):
-    @extend_schema(
+    @extend_schema_serializer(component_name="Conversation")
+    class OutputSerializer(serializers.Serializer):
+        user = UserSummarySerializer()
+        last_message = openapi.MessageSerializer()
+        unread_count = serializers.IntegerField()
+
+    @openapi.operation(
         description="One entry per person you exchanged messages with, newest conversation first.",
-        responses={200: openapi.ConversationSerializer(many=True), **openapi.error_responses()},
+        responses={200: OutputSerializer(many=True)},
     )
     def get(self, request):
         return Response(selectors.conversations(user=request.user))
@@ -75,18 +78,14 @@ class ThreadApi(APIView):
             maximum=selectors.THREAD_MAX_LIMIT, default=selectors.THREAD_DEFAULT_LIMIT
         )
 
-    @extend_schema(
+    @openapi.operation(
         parameters=[QuerySerializer],
         description="A plain list, oldest first: the newest `limit` (default 50) messages "
         "between you and `user_id` older than the message `before`.",
         responses={
             200: openapi.MessageSerializer(many=True),
-            **openapi.error_responses(
-                {
-                    400: openapi.validation("`before` or `limit` not a positive integer"),
-                    404: "`user_not_found`",
-                }
-            ),
+            400: openapi.validation("`before` or `limit` not a positive integer"),
+            404: "`user_not_found`",
         },
     )
     def get(self, request, user_id: int):
@@ -106,13 +105,13 @@ class ThreadApi(APIView):
 
 
 class MarkReadApi(APIView):
-    @extend_schema(
+    @openapi.operation(
         request=None,
         description="Marks the messages `user_id` sent you read; they get a `messages_read` "
         "event when there were any.",
         responses={
             200: openapi.MarkedReadSerializer,
-            **openapi.error_responses({404: "`user_not_found` (yourself included)"}),
+            404: "`user_not_found` (yourself included)",
         },
     )
     def post(self, request, user_id: int):
@@ -126,18 +125,14 @@ class MarkReadAllApi(APIView):
     class QuerySerializer(serializers.Serializer):
         user_id = IdField()
 
-    @extend_schema(
+    @openapi.operation(
         request=None,
         parameters=[QuerySerializer],
         description="The same as `POST /api/messages/conversation/{user_id}/read/`.",
         responses={
             200: openapi.MarkedReadSerializer,
-            **openapi.error_responses(
-                {
-                    400: openapi.validation("a missing or non-integer `user_id`"),
-                    404: "`user_not_found` (yourself included)",
-                }
-            ),
+            400: openapi.validation("a missing or non-integer `user_id`"),
+            404: "`user_not_found` (yourself included)",
         },
     )
     def post(self, request):
@@ -150,9 +145,9 @@ class MarkReadAllApi(APIView):
 
 
 class UnreadCountApi(APIView):
-    @extend_schema(
+    @openapi.operation(
         description="How many messages to you are unread.",
-        responses={200: openapi.UnreadCountSerializer, **openapi.error_responses()},
+        responses={200: openapi.UnreadCountSerializer},
     )
     def get(self, request):
         return Response({"unread": selectors.unread_count(user=request.user)})

@@ -4,12 +4,14 @@ and Web Push subscriptions (for people with no NUMENEON tab open)."""
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.api import UserSummarySerializer
 from notifications import selectors, services, webpush
+from notifications.models import EventType
 from notifications.services import event_frame
 from numeneon import openapi
 from numeneon.errors import ApplicationError
@@ -18,21 +20,106 @@ from numeneon.fields import IdField, LimitField, StrictCharField
 FEED_DEFAULT_LIMIT = 50
 FEED_MAX_LIMIT = 200
 
+# --- Stored events (the REST feed; the socket sends the same without `read_at`) -----------
+# The `data` of each type, as notifications.events builds it.
+
+
+class FriendRequestEventDataSerializer(serializers.Serializer):
+    request_id = serializers.IntegerField()
+    from_user = UserSummarySerializer()
+
+
+class FriendAcceptedEventDataSerializer(serializers.Serializer):
+    request_id = serializers.IntegerField()
+    from_user = UserSummarySerializer(help_text="Who accepted.")
+    friend = UserSummarySerializer(help_text="Who accepted (the same user).")
+    message = serializers.CharField(help_text='Human text: "bob accepted your friend request."')
+
+
+class FriendRequestDeclinedEventDataSerializer(serializers.Serializer):
+    request_id = serializers.IntegerField()
+    by = UserSummarySerializer(help_text="Who declined (the addressee).")
+
+
+class FriendRequestCancelledEventDataSerializer(serializers.Serializer):
+    request_id = serializers.IntegerField()
+    from_user = UserSummarySerializer(help_text="Who had asked, and withdrew the request.")
+
+
+class FriendRemovedEventDataSerializer(serializers.Serializer):
+    user = UserSummarySerializer(help_text="Who ended the friendship.")
+
+
+class NewMessageEventMessageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    content = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class NewMessageEventDataSerializer(openapi.MessageSerializer):
+    """The message's own fields, flat, beside `from_user` and `message`."""
+
+    from_user = openapi.UserBriefSerializer()
+    message = NewMessageEventMessageSerializer()
+
+
+class MessagesReadEventDataSerializer(serializers.Serializer):
+    reader = UserSummarySerializer()
+    up_to_id = serializers.IntegerField()
+    count = serializers.IntegerField()
+
+
+EVENT_DATA = {
+    EventType.FRIEND_REQUEST: FriendRequestEventDataSerializer,
+    EventType.FRIEND_ACCEPTED: FriendAcceptedEventDataSerializer,
+    EventType.NEW_MESSAGE: NewMessageEventDataSerializer,
+    EventType.MESSAGES_READ: MessagesReadEventDataSerializer,
+    EventType.FRIEND_REQUEST_DECLINED: FriendRequestDeclinedEventDataSerializer,
+    EventType.FRIEND_REQUEST_CANCELLED: FriendRequestCancelledEventDataSerializer,
+    EventType.FRIEND_REMOVED: FriendRemovedEventDataSerializer,
+    EventType.MESSAGE_SENT: NewMessageEventDataSerializer,
+}
+EVENT_NOTES = {
+    EventType.MESSAGE_SENT: "To the sender: the `data` of the receiver's `new_message`. "
+    "Stored already read.",
+}
+
+
+class _EventSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="Grows strictly for each user.")
+    created_at = serializers.DateTimeField()
+    read_at = serializers.DateTimeField(allow_null=True)
+
+
+def _event_serializer(event_type: EventType) -> type[serializers.Serializer]:
+    """The stored event of one type, named as the schema's component is (FriendRequestEvent)."""
+    name = event_type.value.title().replace("_", "") + "EventSerializer"
+    fields = {"type": openapi.ConstantField(event_type.value), "data": EVENT_DATA[event_type]()}
+    return type(name, (_EventSerializer,), {"__doc__": EVENT_NOTES.get(event_type), **fields})
+
+
+EVENT_LIST = PolymorphicProxySerializer(
+    component_name="Event",
+    serializers={str(event_type): _event_serializer(event_type) for event_type in EVENT_DATA},
+    resource_type_field_name="type",
+    many=True,
+)
+
+# --- Views ----------------------------------------------------------------------------------
+
 
 class FeedApi(APIView):
     class QuerySerializer(serializers.Serializer):
         after = IdField(required=False, min_value=0)
         limit = LimitField(maximum=FEED_MAX_LIMIT, default=FEED_DEFAULT_LIMIT)
 
-    @extend_schema(
+    @openapi.operation(
         parameters=[QuerySerializer],
         description="Your stored events with an id above `after`, oldest first, at most "
         "`limit` (default 50); without `after`, the newest `limit`, oldest first.",
         responses={
-            200: openapi.EVENT_LIST,
-            **openapi.error_responses(
-                {400: openapi.validation("`after` or `limit` not a valid integer")}
-            ),
+            200: EVENT_LIST,
+            400: openapi.validation("`after` or `limit` not a valid integer"),
         },
     )
     def get(self, request):
@@ -47,9 +134,9 @@ class FeedApi(APIView):
 
 
 class UnreadCountApi(APIView):
-    @extend_schema(
+    @openapi.operation(
         description="How many of your stored events are unread.",
-        responses={200: openapi.UnreadCountSerializer, **openapi.error_responses()},
+        responses={200: openapi.UnreadCountSerializer},
     )
     def get(self, request):
         return Response({"unread": selectors.unread_count(user_id=request.user.pk)})
@@ -66,16 +153,13 @@ class MarkReadApi(APIView):
                 raise serializers.ValidationError({"ids": ['Give either "ids" or "up_to".']})
             return attrs
 
-    @extend_schema(
+    @openapi.operation(
         request=InputSerializer,
         description="Marks your events read: those in `ids`, or all up to `up_to`; give one of "
         "the two.",
         responses={
             200: openapi.MarkedReadSerializer,
-            **openapi.error_responses(
-                {400: openapi.validation('both or neither of "ids" and "up_to", bad ids')},
-                body=True,
-            ),
+            400: openapi.validation('both or neither of "ids" and "up_to", bad ids'),
         },
     )
     def post(self, request):
@@ -94,11 +178,11 @@ class VapidPublicKeyApi(APIView):
             "`applicationServerKey`."
         )
 
-    @extend_schema(
+    @openapi.operation(
         description="The key the browser subscribes with.",
         responses={
             200: OutputSerializer,
-            **openapi.error_responses({503: "`push_not_configured`: the server has no VAPID keys"}),
+            503: "`push_not_configured`: the server has no VAPID keys",
         },
     )
     def get(self, request):
@@ -141,20 +225,15 @@ class SubscribeApi(APIView):
                 raise serializers.ValidationError(error)
             return value
 
-    @extend_schema(
+    @openapi.operation(
         request=InputSerializer,
         description="Stores this browser's push subscription; the same endpoint again (from "
         "anyone) replaces it.",
         responses={
             201: openapi.ConfirmationSerializer,
-            **openapi.error_responses(
-                {
-                    400: openapi.validation(
-                        "an endpoint that is not https or not a public host, keys that are "
-                        "not a P-256 point and a 16-byte secret"
-                    )
-                },
-                body=True,
+            400: openapi.validation(
+                "an endpoint that is not https or not a public host, keys that are "
+                "not a P-256 point and a 16-byte secret"
             ),
         },
     )
@@ -173,14 +252,12 @@ class UnsubscribeApi(APIView):
     class InputSerializer(serializers.Serializer):
         endpoint = StrictCharField(max_length=2048)
 
-    @extend_schema(
+    @openapi.operation(
         request=InputSerializer,
         description="Forgets your push subscription at this endpoint.",
         responses={
             200: openapi.ConfirmationSerializer,
-            **openapi.error_responses(
-                {404: "`subscription_not_found`: none of yours at that endpoint"}, body=True
-            ),
+            404: "`subscription_not_found`: none of yours at that endpoint",
         },
     )
     def post(self, request):

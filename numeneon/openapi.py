@@ -1,12 +1,15 @@
-"""The wire shapes of the contract for the OpenAPI schema (drf-spectacular), and the error
-answers every view documents. Documentation only: the views build their bodies themselves
-(accounts.selectors.user_summary, messages_app.selectors.message_out, ...)."""
+"""What the OpenAPI schema (drf-spectacular) of every app shares: the error body and the error
+answers every operation documents, the shapes more than one app answers with, and the schema
+hooks. Each app's own response serializers sit beside its views, in its api.py."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
-from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 # --- Errors ---------------------------------------------------------------------------------
 
@@ -68,130 +71,49 @@ def validation(text: str = "") -> str:
     return "`validation_error` (with `errors`)" + (f": {text}" if text else "")
 
 
-# --- Users ----------------------------------------------------------------------------------
+def operation(
+    *, responses: dict, request=empty, auth: list | None = None, throttled: bool = False, **kwargs
+) -> Callable:
+    """drf-spectacular's extend_schema for one operation, its error answers included.
 
-
-class UserSummarySerializer(serializers.Serializer):
-    """How a user is shown to anyone: never the email."""
-
-    id = serializers.IntegerField()
-    username = serializers.CharField()
-    first_name = serializers.CharField(allow_blank=True)
-    last_name = serializers.CharField(allow_blank=True)
-
-
-class PrivateUserSerializer(UserSummarySerializer):
-    """How a user is shown to that same user: with the email."""
-
-    email = serializers.EmailField()
-
-
-class ProfileSerializer(serializers.Serializer):
-    bio = serializers.CharField(allow_blank=True, help_text="At most 500 characters.")
-    avatar = serializers.CharField(allow_null=True, help_text="An https URL, or null.")
-    location = serializers.CharField(allow_blank=True, help_text="At most 100 characters.")
-    website = serializers.CharField(allow_blank=True, help_text='An http(s) URL, or "".')
-
-
-class UserWithPictureSerializer(UserSummarySerializer):
-    """A user summary with the avatar URL: how search results and suggestions show people."""
-
-    profile_picture = serializers.CharField(
-        allow_null=True, help_text="The avatar URL (`profile.avatar`), or null."
+    `responses` maps the success status to its serializer, and each error status of the
+    operation's own to the codes it answers with, as text. The errors every operation shares
+    follow from the other arguments (see error_responses): a body when `request` is given, a
+    bearer token unless `auth=[]`, 429 when `throttled` (the view has a `throttle_scope`:
+    tests/test_openapi.py checks that the two agree).
+    """
+    success = {status: shape for status, shape in responses.items() if not isinstance(shape, str)}
+    codes = {status: text for status, text in responses.items() if isinstance(text, str)}
+    errors = error_responses(
+        codes,
+        authenticated=auth != [],
+        body=request is not empty and request is not None,
+        throttled=throttled,
     )
+    return extend_schema(request=request, auth=auth, responses={**success, **errors}, **kwargs)
 
 
-class ProfileUserSerializer(UserWithPictureSerializer):
-    """How a user's page shows them, to anyone: never the email."""
-
-    date_joined = serializers.DateTimeField()
-    profile = ProfileSerializer(help_text="Empty strings, and `avatar` null, when unset.")
-
-
-class MeSerializer(ProfileUserSerializer):
-    """How `me/` shows a user to that same user: with the email."""
-
-    email = serializers.EmailField()
-
-
-class UserBriefSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    username = serializers.CharField()
-
-
-# --- Accounts -------------------------------------------------------------------------------
-
-
-class TokenPairSerializer(serializers.Serializer):
-    access = serializers.CharField(help_text="Access JWT, for `Authorization: Bearer`.")
-    refresh = serializers.CharField(help_text="Refresh JWT of the login session.")
-
-
-class SignupResponseSerializer(TokenPairSerializer):
-    message = serializers.CharField()
-    user = PrivateUserSerializer()
-
-
-class LoginResponseSerializer(TokenPairSerializer):
-    user = PrivateUserSerializer()
-
-
-class RefreshRequestSerializer(serializers.Serializer):
-    refresh = serializers.CharField()
-
-
-class WsTicketSerializer(serializers.Serializer):
-    ticket = serializers.CharField(help_text="For `/ws/notifications/?ticket=`; single use.")
-    expires_in = serializers.IntegerField(help_text="Seconds the ticket lives (at most 30).")
-
-
-# --- Friends --------------------------------------------------------------------------------
+# --- Shapes more than one app answers with --------------------------------------------------
+# A shape one app builds lives in that app's api.py, and the apps above it import it from there
+# (accounts.api's user summary). The message is here, not in messages_app, because the
+# `new_message` event of notifications carries it and notifications may not import messages_app.
 
 
 class ConfirmationSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
-class SuggestionSerializer(UserWithPictureSerializer):
-    mutual_friends_count = serializers.IntegerField(
-        help_text="How many of your friends are this person's friends."
-    )
+class MarkedReadSerializer(serializers.Serializer):
+    marked_read = serializers.IntegerField()
 
 
-class IncomingFriendRequestSerializer(serializers.Serializer):
+class UnreadCountSerializer(serializers.Serializer):
+    unread = serializers.IntegerField()
+
+
+class UserBriefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    from_user = UserSummarySerializer()
-    created_at = serializers.DateTimeField()
-
-
-class OutgoingFriendRequestSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    to_user = UserSummarySerializer()
-    created_at = serializers.DateTimeField()
-
-
-class FriendRequestSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    from_user = UserSummarySerializer()
-    to_user = UserSummarySerializer()
-    created_at = serializers.DateTimeField()
-
-
-class FriendRequestSentSerializer(serializers.Serializer):
-    message = serializers.CharField()
-    request = FriendRequestSerializer()
-    friend = UserSummarySerializer(
-        required=False,
-        help_text="Only when that user had already asked you: their request was accepted.",
-    )
-
-
-class FriendAcceptedSerializer(serializers.Serializer):
-    message = serializers.CharField()
-    friend = UserSummarySerializer()
-
-
-# --- Messages -------------------------------------------------------------------------------
+    username = serializers.CharField()
 
 
 class MessageSerializer(serializers.Serializer):
@@ -203,21 +125,7 @@ class MessageSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class ConversationSerializer(serializers.Serializer):
-    user = UserSummarySerializer()
-    last_message = MessageSerializer()
-    unread_count = serializers.IntegerField()
-
-
-class MarkedReadSerializer(serializers.Serializer):
-    marked_read = serializers.IntegerField()
-
-
-class UnreadCountSerializer(serializers.Serializer):
-    unread = serializers.IntegerField()
-
-
-# --- Stored events (the REST feed; the socket sends the same without `read_at`) -----------
+# --- Schema hooks ---------------------------------------------------------------------------
 
 
 class ConstantField(serializers.CharField):
@@ -233,113 +141,3 @@ class ConstantFieldExtension(OpenApiSerializerFieldExtension):
 
     def map_serializer_field(self, auto_schema, direction) -> dict:
         return {"type": "string", "enum": [self.target.value]}
-
-
-class FriendRequestEventDataSerializer(serializers.Serializer):
-    request_id = serializers.IntegerField()
-    from_user = UserSummarySerializer()
-
-
-class FriendAcceptedEventDataSerializer(serializers.Serializer):
-    request_id = serializers.IntegerField()
-    from_user = UserSummarySerializer(help_text="Who accepted.")
-    friend = UserSummarySerializer(help_text="Who accepted (the same user).")
-    message = serializers.CharField(help_text='Human text: "bob accepted your friend request."')
-
-
-class FriendRequestDeclinedEventDataSerializer(serializers.Serializer):
-    request_id = serializers.IntegerField()
-    by = UserSummarySerializer(help_text="Who declined (the addressee).")
-
-
-class FriendRequestCancelledEventDataSerializer(serializers.Serializer):
-    request_id = serializers.IntegerField()
-    from_user = UserSummarySerializer(help_text="Who had asked, and withdrew the request.")
-
-
-class FriendRemovedEventDataSerializer(serializers.Serializer):
-    user = UserSummarySerializer(help_text="Who ended the friendship.")
-
-
-class NewMessageEventMessageSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    content = serializers.CharField()
-    created_at = serializers.DateTimeField()
-
-
-class NewMessageEventDataSerializer(MessageSerializer):
-    """The message's own fields, flat, beside `from_user` and `message`."""
-
-    from_user = UserBriefSerializer()
-    message = NewMessageEventMessageSerializer()
-
-
-class MessagesReadEventDataSerializer(serializers.Serializer):
-    reader = UserSummarySerializer()
-    up_to_id = serializers.IntegerField()
-    count = serializers.IntegerField()
-
-
-class _EventSerializer(serializers.Serializer):
-    id = serializers.IntegerField(help_text="Grows strictly for each user.")
-    created_at = serializers.DateTimeField()
-    read_at = serializers.DateTimeField(allow_null=True)
-
-
-class FriendRequestEventSerializer(_EventSerializer):
-    type = ConstantField("friend_request")
-    data = FriendRequestEventDataSerializer()
-
-
-class FriendAcceptedEventSerializer(_EventSerializer):
-    type = ConstantField("friend_accepted")
-    data = FriendAcceptedEventDataSerializer()
-
-
-class NewMessageEventSerializer(_EventSerializer):
-    type = ConstantField("new_message")
-    data = NewMessageEventDataSerializer()
-
-
-class MessagesReadEventSerializer(_EventSerializer):
-    type = ConstantField("messages_read")
-    data = MessagesReadEventDataSerializer()
-
-
-class FriendRequestDeclinedEventSerializer(_EventSerializer):
-    type = ConstantField("friend_request_declined")
-    data = FriendRequestDeclinedEventDataSerializer()
-
-
-class FriendRequestCancelledEventSerializer(_EventSerializer):
-    type = ConstantField("friend_request_cancelled")
-    data = FriendRequestCancelledEventDataSerializer()
-
-
-class FriendRemovedEventSerializer(_EventSerializer):
-    type = ConstantField("friend_removed")
-    data = FriendRemovedEventDataSerializer()
-
-
-class MessageSentEventSerializer(_EventSerializer):
-    """To the sender: the `data` of the receiver's `new_message`. Stored already read."""
-
-    type = ConstantField("message_sent")
-    data = NewMessageEventDataSerializer()
-
-
-EVENT_LIST = PolymorphicProxySerializer(
-    component_name="Event",
-    serializers={
-        "friend_request": FriendRequestEventSerializer,
-        "friend_accepted": FriendAcceptedEventSerializer,
-        "new_message": NewMessageEventSerializer,
-        "messages_read": MessagesReadEventSerializer,
-        "friend_request_declined": FriendRequestDeclinedEventSerializer,
-        "friend_request_cancelled": FriendRequestCancelledEventSerializer,
-        "friend_removed": FriendRemovedEventSerializer,
-        "message_sent": MessageSentEventSerializer,
-    },
-    resource_type_field_name="type",
-    many=True,
-)
