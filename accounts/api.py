@@ -23,6 +23,7 @@ from accounts.tokens import RefreshToken
 from numeneon import openapi
 from numeneon.errors import NotFound
 from numeneon.fields import StrictCharField
+from numeneon.inputs import validated_body
 
 # --- Shapes several views answer with; other apps' shapes embed the user summary ------------
 
@@ -112,9 +113,7 @@ class SignupApi(APIView):
         },
     )
     def post(self, request):
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        user = services.user_create(**serializer.validated_data)
+        user = services.user_create(**validated_body(self.InputSerializer, request))
         return Response(
             {
                 "message": "Account created.",
@@ -157,9 +156,7 @@ class LoginApi(APIView):
         },
     )
     def post(self, request):
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        user = services.user_login(**serializer.validated_data)
+        user = services.user_login(**validated_body(self.InputSerializer, request))
         return Response({**services.tokens_for(user), "user": selectors.user_private(user)})
 
 
@@ -216,9 +213,8 @@ class LogoutApi(APIView):
         },
     )
     def post(self, request):
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        services.login_session_end(actor=request.user, **serializer.validated_data)
+        data = validated_body(self.InputSerializer, request)
+        services.login_session_end(actor=request.user, **data)
         return Response(status=status.HTTP_205_RESET_CONTENT)
 
 
@@ -320,9 +316,8 @@ class ProfileApi(APIView):
         },
     )
     def patch(self, request):
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        user = services.profile_update(user=request.user, **serializer.validated_data)
+        data = validated_body(self.InputSerializer, request)
+        user = services.profile_update(user=request.user, **data)
         return Response(selectors.user_me(user))
 
 

@@ -13,6 +13,7 @@ from friends import selectors, services
 from friends.models import FriendRequest
 from numeneon import openapi
 from numeneon.fields import LimitField
+from numeneon.inputs import validated_query
 from numeneon.timefmt import iso
 
 
@@ -64,10 +65,7 @@ class SuggestionsApi(APIView):
         },
     )
     def get(self, request):
-        # A plain dict: given a QueryDict, DRF reads `?limit=` as "not given" instead of a 400.
-        query = self.QuerySerializer(data=request.query_params.dict())
-        query.is_valid(raise_exception=True)
-        limit = query.validated_data["limit"]
+        limit = validated_query(self.QuerySerializer, request)["limit"]
         return Response(
             [
                 {**user_with_picture(user), "mutual_friends_count": user.mutual_friends_count}

@@ -17,6 +17,7 @@ from messages_app.models import MAX_CONTENT_LENGTH
 from numeneon import openapi
 from numeneon.errors import NotFound
 from numeneon.fields import IdField, LimitField, StrictCharField
+from numeneon.inputs import validated_body, validated_query
 
 
 class SendMessageApi(APIView):
@@ -46,10 +47,9 @@ class SendMessageApi(APIView):
         },
     )
     def post(self, request):
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = validated_body(self.InputSerializer, request)
         try:
-            message = services.message_send(actor=request.user, **serializer.validated_data)
+            message = services.message_send(actor=request.user, **data)
         except services.SenderUnavailable as error:
             # As JWTAuthentication says it, WWW-Authenticate header included.
             raise AuthenticationFailed(error.message, code=error.code) from None
@@ -89,17 +89,11 @@ class ThreadApi(APIView):
         },
     )
     def get(self, request, user_id: int):
-        # A plain dict: given a QueryDict, DRF reads `?limit=` as "not given" instead of a 400.
-        query = self.QuerySerializer(data=request.query_params.dict())
-        query.is_valid(raise_exception=True)
+        query = validated_query(self.QuerySerializer, request)
         if not User.objects.filter(pk=user_id).exists():
             raise NotFound("user_not_found", "No such user.")
-        limit = query.validated_data["limit"]
         messages = selectors.thread(
-            user=request.user,
-            other_id=user_id,
-            before=query.validated_data.get("before"),
-            limit=limit,
+            user=request.user, other_id=user_id, before=query.get("before"), limit=query["limit"]
         )
         return Response([selectors.message_out(m) for m in messages])
 
@@ -136,11 +130,8 @@ class MarkReadAllApi(APIView):
         },
     )
     def post(self, request):
-        query = self.QuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        count = services.messages_mark_read(
-            actor=request.user, other_id=query.validated_data["user_id"]
-        )
+        query = validated_query(self.QuerySerializer, request)
+        count = services.messages_mark_read(actor=request.user, other_id=query["user_id"])
         return Response({"marked_read": count})
 
 

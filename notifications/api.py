@@ -16,6 +16,7 @@ from notifications.services import event_frame
 from numeneon import openapi
 from numeneon.errors import ApplicationError
 from numeneon.fields import IdField, LimitField, StrictCharField
+from numeneon.inputs import validated_body, validated_query
 
 FEED_DEFAULT_LIMIT = 50
 FEED_MAX_LIMIT = 200
@@ -123,12 +124,9 @@ class FeedApi(APIView):
         },
     )
     def get(self, request):
-        # .dict(): an empty `?limit=` is a 400, not silently "no limit" (DRF's form handling).
-        query = self.QuerySerializer(data=request.query_params.dict())
-        query.is_valid(raise_exception=True)
-        limit = query.validated_data["limit"]
+        query = validated_query(self.QuerySerializer, request)
         events = selectors.feed(
-            user_id=request.user.pk, after=query.validated_data.get("after"), limit=limit
+            user_id=request.user.pk, after=query.get("after"), limit=query["limit"]
         )
         return Response([{**event_frame(e), "read_at": e.read_at} for e in events])
 
@@ -163,11 +161,8 @@ class MarkReadApi(APIView):
         },
     )
     def post(self, request):
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        count = services.notifications_mark_read(
-            actor_id=request.user.pk, **serializer.validated_data
-        )
+        data = validated_body(self.InputSerializer, request)
+        count = services.notifications_mark_read(actor_id=request.user.pk, **data)
         return Response({"marked_read": count})
 
 
@@ -238,9 +233,7 @@ class SubscribeApi(APIView):
         },
     )
     def post(self, request):
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = validated_body(self.InputSerializer, request)
         services.push_subscription_save(
             user=request.user, endpoint=data["endpoint"], **data["keys"]
         )
@@ -261,7 +254,6 @@ class UnsubscribeApi(APIView):
         },
     )
     def post(self, request):
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        services.push_subscription_delete(user=request.user, **serializer.validated_data)
+        data = validated_body(self.InputSerializer, request)
+        services.push_subscription_delete(user=request.user, **data)
         return Response({"message": "Unsubscribed from push notifications."})
