@@ -17,13 +17,16 @@ from numeneon.inputs import validated_query
 from numeneon.timefmt import iso
 
 
-def request_out(request: FriendRequest) -> dict:
-    return {
-        "id": request.pk,
-        "from_user": user_summary(request.from_user),
-        "to_user": user_summary(request.to_user),
-        "created_at": iso(request.created_at),
-    }
+def request_out(request: FriendRequest, *, from_user: bool = True, to_user: bool = True) -> dict:
+    """A friend request as the API shows it; the lists of pending requests leave out the side
+    that is you."""
+    body: dict = {"id": request.pk}
+    if from_user:
+        body["from_user"] = user_summary(request.from_user)
+    if to_user:
+        body["to_user"] = user_summary(request.to_user)
+    body["created_at"] = iso(request.created_at)
+    return body
 
 
 class FriendRequestSerializer(serializers.Serializer):
@@ -76,46 +79,30 @@ class SuggestionsApi(APIView):
 
 class IncomingRequestsApi(APIView):
     @extend_schema_serializer(component_name="IncomingFriendRequest")
-    class OutputSerializer(serializers.Serializer):
-        id = serializers.IntegerField()
-        from_user = UserSummarySerializer()
-        created_at = serializers.DateTimeField()
+    class OutputSerializer(FriendRequestSerializer):
+        to_user = None  # you (a field set to None is left out of a subclass, in DRF)
 
     @openapi.operation(
         description="Pending requests addressed to you, newest first.",
         responses={200: OutputSerializer(many=True)},
     )
     def get(self, request):
-        return Response(
-            [
-                {
-                    "id": r.pk,
-                    "from_user": user_summary(r.from_user),
-                    "created_at": iso(r.created_at),
-                }
-                for r in selectors.incoming_requests(user=request.user)
-            ]
-        )
+        requests = selectors.incoming_requests(user=request.user)
+        return Response([request_out(r, to_user=False) for r in requests])
 
 
 class OutgoingRequestsApi(APIView):
     @extend_schema_serializer(component_name="OutgoingFriendRequest")
-    class OutputSerializer(serializers.Serializer):
-        id = serializers.IntegerField()
-        to_user = UserSummarySerializer()
-        created_at = serializers.DateTimeField()
+    class OutputSerializer(FriendRequestSerializer):
+        from_user = None  # you
 
     @openapi.operation(
         description="Your pending requests to others, newest first.",
         responses={200: OutputSerializer(many=True)},
     )
     def get(self, request):
-        return Response(
-            [
-                {"id": r.pk, "to_user": user_summary(r.to_user), "created_at": iso(r.created_at)}
-                for r in selectors.outgoing_requests(user=request.user)
-            ]
-        )
+        requests = selectors.outgoing_requests(user=request.user)
+        return Response([request_out(r, from_user=False) for r in requests])
 
 
 class SendRequestApi(APIView):
@@ -152,6 +139,13 @@ class SendRequestApi(APIView):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
+# Accepting and declining check the same: the request is pending and addressed to you.
+ANSWER_ERRORS = {
+    403: "`not_your_request`: the request is not addressed to you",
+    404: "`request_not_found`: unknown, or no longer pending",
+}
+
+
 class AcceptRequestApi(APIView):
     @extend_schema_serializer(component_name="FriendAccepted")
     class OutputSerializer(serializers.Serializer):
@@ -161,11 +155,7 @@ class AcceptRequestApi(APIView):
     @openapi.operation(
         request=None,
         description="The requester gets a `friend_accepted` event.",
-        responses={
-            201: OutputSerializer,
-            403: "`not_your_request`: the request is not addressed to you",
-            404: "`request_not_found`: unknown, or no longer pending",
-        },
+        responses={201: OutputSerializer, **ANSWER_ERRORS},
     )
     def post(self, request, request_id: int):
         friend = services.friend_request_accept(actor=request.user, request_id=request_id)
@@ -178,11 +168,7 @@ class AcceptRequestApi(APIView):
 class DeclineRequestApi(APIView):
     @openapi.operation(
         request=None,
-        responses={
-            200: openapi.ConfirmationSerializer,
-            403: "`not_your_request`: the request is not addressed to you",
-            404: "`request_not_found`: unknown, or no longer pending",
-        },
+        responses={200: openapi.ConfirmationSerializer, **ANSWER_ERRORS},
     )
     def post(self, request, request_id: int):
         services.friend_request_decline(actor=request.user, request_id=request_id)
