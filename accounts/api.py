@@ -79,10 +79,16 @@ class TokenPairSerializer(serializers.Serializer):
 # --- Views ----------------------------------------------------------------------------------
 
 
-class SignupApi(APIView):
-    throttle_scope = "signup"
+# Open to anyone, and no credential is read: a stale token in the browser must not make signing
+# up or logging in fail. (Not a docstring: drf-spectacular would show it as the description of
+# the subclasses' operations.)
+class AnonymousApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
+
+
+class SignupApi(AnonymousApi):
+    throttle_scope = "signup"
 
     @extend_schema_serializer(component_name="SignupRequest")
     class InputSerializer(serializers.Serializer):
@@ -124,10 +130,8 @@ class SignupApi(APIView):
         )
 
 
-class LoginApi(APIView):
+class LoginApi(AnonymousApi):
     throttle_scope = "login"
-    permission_classes = [AllowAny]
-    authentication_classes: list = []
 
     @extend_schema_serializer(component_name="LoginRequest")
     class InputSerializer(serializers.Serializer):
