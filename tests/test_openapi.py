@@ -10,6 +10,7 @@ import re
 import pytest
 from django.core.management import call_command
 from django.test import Client
+from drf_spectacular.generators import EndpointEnumerator
 
 # Every operation of docs/CONTRACT.md, and whether it takes a bearer token.
 CONTRACT_OPERATIONS = {
@@ -125,6 +126,15 @@ def test_every_error_status_of_the_contract_is_documented_with_the_error_body(sc
             assert body["$ref"] in ERROR_SCHEMAS, (key, status)
             # The description names the machine codes.
             assert re.search(r"`[a-z_]+`", response["description"]), (key, status)
+
+
+def test_an_operation_documents_429_exactly_when_its_view_is_throttled(schema):
+    # openapi.operation(throttled=True) is written by hand beside the view's throttle_scope.
+    for path, _, method, callback in EndpointEnumerator().get_api_endpoints():
+        operation = schema["paths"].get(path, {}).get(method.lower())
+        if operation is not None:
+            throttled = bool(getattr(callback.cls, "throttle_scope", None))
+            assert ("429" in operation["responses"]) == throttled, (method, path)
 
 
 def test_the_error_bodies_are_described_field_by_field(schema):
