@@ -1,5 +1,5 @@
-"""Real servers for end-to-end tests: Daphne processes on free loopback ports, a REST client
-and a WebSocket client that speak to them over real sockets."""
+"""Real servers for end-to-end tests and benchmarks: Daphne and Redis processes on free
+loopback ports, a REST client and a WebSocket client that speak to them over real sockets."""
 
 from __future__ import annotations
 
@@ -40,12 +40,15 @@ def database_env(settings_dict: dict) -> dict[str, str]:
 
 
 class DaphneServer:
-    """One Daphne process serving numeneon.asgi on a free port."""
+    """One server process on a free loopback port: Daphne serving numeneon.asgi as the Procfile
+    runs it, from `cwd` (another checkout's code, for bench's side by side runs), its output in
+    a log file. Subclasses change only the command."""
 
-    def __init__(self, name: str, env: dict[str, str], log_dir: Path) -> None:
+    def __init__(self, name: str, env: dict[str, str], log_dir: Path, cwd: Path = BASE_DIR) -> None:
         self.name = name
         self.env = env
-        self.log_path = log_dir / f"daphne-{name}.log"
+        self.cwd = cwd
+        self.log_path = log_dir / f"{name}.log"
         self.port = free_port()
         self.process: subprocess.Popen | None = None
 
@@ -58,23 +61,30 @@ class DaphneServer:
         return f"ws://127.0.0.1:{self.port}"
 
     @property
+    def socket_url(self) -> str:
+        return f"{self.ws_url}/ws/notifications/"
+
+    @property
     def pid(self) -> int:
         return self.process.pid
 
-    def start(self, timeout: float = 20.0) -> DaphneServer:
+    def command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "numeneon.server",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "numeneon.asgi:application",
+        ]
+
+    def start(self, timeout: float = 30.0) -> DaphneServer:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "numeneon.server",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "numeneon.asgi:application",
-            ],
-            cwd=BASE_DIR,
+            self.command(),
+            cwd=self.cwd,
             env={**os.environ, **self.env},
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -82,18 +92,20 @@ class DaphneServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"daphne {self.name} exited:\n{self.log()}")
+                raise RuntimeError(f"{self.name} exited:\n{self.log()}")
+            # Ready once the application itself answers: a request without a token gets 401.
             try:
-                status, _ = Api(self.http_url).get("/api/auth/me/")
+                urllib.request.urlopen(self.http_url + "/api/auth/me/", timeout=2)
+            except urllib.error.HTTPError as error:
+                if error.code == 401:
+                    return self
             except OSError:
-                time.sleep(0.05)
-                continue
-            if status == 401:
-                return self
+                pass
+            time.sleep(0.05)
         self.stop()
-        raise RuntimeError(f"daphne {self.name} did not start in {timeout}s:\n{self.log()}")
+        raise RuntimeError(f"{self.name} did not start in {timeout}s:\n{self.log()}")
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
         if self.process is None or self.process.poll() is not None:
             return
         self.process.send_signal(sig)
@@ -208,7 +220,8 @@ class Socket:
 
 
 class RedisServer:
-    """A redis-server of the test's own on a free port, to stop and start at will."""
+    """A redis-server of the caller's own on a free port, to stop and start at will: nothing
+    else on the machine shares its data or its CPU."""
 
     def __init__(self, log_dir: Path) -> None:
         self.port = free_port()
@@ -230,6 +243,7 @@ class RedisServer:
                 "--save", "",
                 "--appendonly", "no",
                 "--logfile", str(self.log_path),
+                "--maxclients", "20000",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
