@@ -7,7 +7,7 @@
   `new_message` frame to the receiver's channel and answers 201. Nothing is stored.
 - Any other HTTP request: 401 (the benchmark's readiness probe).
 
-Run: `uvicorn bench.bare_server:app` with BENCH_REDIS_URL (or REDIS_URL) and SECRET_KEY.
+Run: `uvicorn bench.bare_server:app` with REDIS_URL and SECRET_KEY (bench.harness does).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlparse
 import jwt
 
 SECRET = os.environ.get("JWT_SIGNING_KEY") or os.environ.get("SECRET_KEY", "")
-REDIS_URL = os.environ.get("BENCH_REDIS_URL") or os.environ.get("REDIS_URL", "redis://127.0.0.1")
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1")
 PREFIX = os.environ.get("CHANNEL_LAYER_PREFIX", "bare")
 _ids = itertools.count(1)
 

@@ -3,8 +3,8 @@ resident memory per socket, the connect rate (sockets a second, each credential 
 socket counts once `connection_established` arrived), connect latency, refusals and the
 kernel's listen-queue overflows, per configuration side by side.
 
-    .venv/bin/python -m bench.capacity                         # 10,000 sockets, 5 configs
-    .venv/bin/python -m bench.capacity --target 2000 --configs daphne/core,daphne-bl/core
+    .venv/bin/python -m bench.capacity             # 10,000 sockets, Daphne, Uvicorn, bare
+    .venv/bin/python -m bench.capacity --target 2000 --configs daphne/pubsub@/tmp/base,daphne/pubsub
 """
 
 from __future__ import annotations
@@ -12,33 +12,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from bench import common
+from bench import common, harness
 from bench.clients import ClientPool
-from bench.common import fmt, log
-from bench.harness import Harness, median_by_config
-
-CONFIGS = "daphne/core,daphne-bl/core,daphne/pubsub,uvicorn/core,uvicorn/pubsub,bare"
-COLUMNS = [
-    "config",
-    "sockets",
-    "refused",
-    "not tried",
-    "connect/s",
-    "connect p50",
-    "connect p99",
-    "connect max",
-    "KB/socket",
-    "server RSS MB",
-    "listen overflows",
-    "server ms/connect",
-    "clients CPU %",
-    "machine busy %",
-]
+from bench.harness import Config, Harness
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = common.bench_parser("capacity", __doc__, CONFIGS)
-    parser.set_defaults(workers=4)
+    parser = harness.parser("capacity", __doc__, "daphne/pubsub,uvicorn/pubsub,bare", workers=4)
     parser.add_argument("--target", type=int, default=10000, help="default: %(default)s")
     parser.add_argument(
         "--concurrency",
@@ -57,30 +37,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def measure(h: Harness, config: str) -> dict:
+async def measure(h: Harness, config: Config) -> dict:
     args = h.args
     servers, _ = await h.start_servers(config)
     server = servers[0]
-    warm = ClientPool(h.users[-20:], 1, urls=[server.ws_url])
+    warm = ClientPool(h.users[-20:], 1, urls=[server.socket_url])
     try:
         # Load every module a socket needs before the baseline reading.
-        await warm.connect(20, urls=[server.ws_url])
+        await warm.connect(20, urls=[server.socket_url])
         await warm.call("close")
         await asyncio.sleep(1.0)
         await h.pool.stats(reset=True)  # forget the previous configuration's closes
-        rss0 = common.rss_kb(server.pid) if server.pid else 0
+        rss0 = common.rss_kb(server.pid)
         net0 = common.netstat("ListenOverflows", "ListenDrops")
         meter = h.meter(servers)
         profiler = h.profiler(config, servers, "capacity")
         meter.start()
         result = await h.pool.connect(
-            args.concurrency, urls=[server.ws_url], timeout=30, give_up_after=args.max_seconds
+            args.concurrency, urls=[server.socket_url], timeout=30, give_up_after=args.max_seconds
         )
         connect_cpu = meter.stop()
         profile = profiler.stop(now=True) if profiler else None
         await asyncio.sleep(args.hold)
         still_open = await h.pool.open_count()
-        rss1 = common.rss_kb(server.pid) if server.pid else 0
+        rss1 = common.rss_kb(server.pid)
         net1 = common.netstat("ListenOverflows", "ListenDrops")
         stats = await h.pool.stats()
     finally:
@@ -90,7 +70,7 @@ async def measure(h: Harness, config: str) -> dict:
     ok = result["ok"]
     wall = connect_cpu["wall s"]
     return {
-        "config": config,
+        "config": config.name,
         "asked": result["asked"],
         "sockets": ok,
         "refused": result["attempts"] - ok,
@@ -115,42 +95,23 @@ async def measure(h: Harness, config: str) -> dict:
     }
 
 
-async def run(args) -> list[dict]:
-    h = Harness(args, "capacity")
-    rows = []
-    try:
-        await h.setup(args.target + 20)
-        # The warm-up users are the last 20; the measured ones the first `target`.
-        h.pool.stop()
-        h.pool = ClientPool(h.users[: args.target], args.workers, urls=["ws://unset"])
-        for round_index, config in h.plan():
-            log(f"round {round_index + 1}: {config}: opening {args.target} sockets")
-            row = await measure(h, config)
-            rows.append(row)
-            log(
-                f"  {row['sockets']} open ({row['refused']} refused {row['failures']}), "
-                f"{fmt(row['connect/s'])}/s, p99 {fmt(row['connect p99'])} ms, "
-                f"{fmt(row['KB/socket'])} KB/socket, overflows {row['listen overflows']}"
-            )
-    finally:
-        h.teardown()
-    return rows
-
-
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    rows = asyncio.run(run(args))
-    table = median_by_config(rows)
-    note = f"(connect latencies in ms; CPU % of one core; medians over {args.rounds} round(s))"
-    common.print_table(table, COLUMNS, note)
-    common.print_json_and_profiles(args, rows, table, " while connecting")
-    print(
-        "SUMMARY capacity: "
-        + "; ".join(
-            f"{r['config']} {r['sockets']:g}/{args.target} sockets, {fmt(r['KB/socket'])} KB each,"
-            f" {fmt(r['connect/s'], 0)} connects/s, p99 {fmt(r['connect p99'], 0)} ms"
-            for r in table
-        )
+    brief = ["sockets", "refused", "connect/s", "connect p99", "KB/socket", "listen overflows"]
+    # The measured users are the first `target`; the last 20 warm each server up.
+    users, clients = args.target + 20, args.target
+    rows = asyncio.run(harness.run(args, "capacity", measure, users, brief=brief, clients=clients))
+    note = "connect latencies in ms; CPU % of one core"
+    harness.report(
+        args,
+        rows,
+        harness.medians(rows),
+        note,
+        columns=(
+            "config | sockets | refused | not tried | connect/s | connect p50 | connect p99 | "
+            "connect max | KB/socket | server RSS MB | listen overflows | server ms/connect | "
+            "clients CPU % | machine busy %"
+        ),
     )
 
 

@@ -2,7 +2,7 @@
 REST messages (aiohttp), driven by the controlling script over a pipe.
 
 A frame whose `data.content` is `"b <seq> <t_ns>"` is a benchmark event: `t_ns` is
-CLOCK_MONOTONIC taken just before it was sent (POST or publish), shared by every process here.
+CLOCK_MONOTONIC taken just before it was POSTed, shared by every process here.
 """
 
 from __future__ import annotations
@@ -279,9 +279,6 @@ class ClientWorker:
                 for c in self.clients:
                     c.events = []
         return out
-
-    async def last_ids(self) -> dict:
-        return {"last_ids": {c.uid: c.last_event_id for c in self.clients}}
 
 
 # --- REST sender ----------------------------------------------------------------------------

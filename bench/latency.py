@@ -2,9 +2,9 @@
 time from just before the POST to the receiver's `new_message` frame (p50, p90, p99, max), lost
 and duplicated events, and the CPU of every process involved, per configuration side by side.
 
-    .venv/bin/python -m bench.latency                       # 1,000 clients, 100 msg/s, 5 configs
-    .venv/bin/python -m bench.latency --rates 400 --procs 1,2 --configs daphne/core
-    .venv/bin/python -m bench.latency --url http://127.0.0.1:8000 --server-pid 1234
+    .venv/bin/python -m bench.latency            # 1,000 clients, 100 msg/s, Daphne, Uvicorn, bare
+    .venv/bin/python -m bench.latency --rates 400 --procs 1,2 --configs daphne/pubsub
+    .venv/bin/python -m bench.latency --rounds 10 --configs daphne/pubsub@/tmp/base,daphne/pubsub
 """
 
 from __future__ import annotations
@@ -12,42 +12,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import contextlib
-import tempfile
-from pathlib import Path
 
-from bench import common
-from bench.clients import ClientPool, Worker
-from bench.common import fmt, log
-from numeneon.server import raise_descriptor_limit
-
-TABLE_COLUMNS = [
-    "config",
-    "procs",
-    "rate",
-    "served/s",
-    "sent",
-    "lost",
-    "dup",
-    "echoes",
-    "p50",
-    "p90",
-    "p99",
-    "max",
-    "post p50",
-    "server ms/msg",
-    "server CPU %",
-    "server idle CPU %",
-    "clients CPU %",
-    "sender CPU %",
-    "redis CPU %",
-    "machine busy %",
-    "keeps up",
-]
+from bench import common, harness
+from bench.common import log
+from bench.harness import Config, Harness
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = common.bench_parser("latency", __doc__)
+    parser = harness.parser("latency", __doc__, "daphne/pubsub,uvicorn/pubsub,bare")
     parser.add_argument("--clients", type=int, default=1000, help="default: %(default)s")
     parser.add_argument(
         "--rates", default="100", help="messages a second, comma-separated (default: %(default)s)"
@@ -61,77 +33,35 @@ def build_parser() -> argparse.ArgumentParser:
         "--idle", type=float, default=3.0, help="seconds of no traffic, to read the idle CPU"
     )
     parser.add_argument("--connect-concurrency", type=int, default=200)
-    parser.add_argument(
-        "--split",
-        action="store_true",
-        help="with --procs 2 or more: every socket on the first process, every POST on the "
-        "others (WebSocket and REST served by different processes)",
-    )
-    parser.add_argument("--plot", help="write the latency distributions to this PNG")
     return parser
 
 
-async def measure_one(ctx, config: str, procs: int, rate: float) -> dict:
-    args = ctx.args
-    kind, layer = common.parse_config(config) if not args.url else ("given", "-")
+async def measure(h: Harness, config: Config, procs: int, rate: float) -> dict:
+    args = h.args
     await asyncio.to_thread(common.reset_events)
-    prefix = common.new_prefix()
-    if args.url:
-        servers = [common.GivenServer(args.url, args.server_pid)]
-    else:
-        env = common.server_env(args.db_url, ctx.redis_url, layer, prefix)
-        env.update(common.config_env(config))
-        servers = [
-            common.Server(
-                kind, env, ctx.log_dir, name=f"{kind}-{layer}-{i}", cwd=common.code_dir(config)
-            )
-            for i in range(procs)
-        ]
-        for server in servers:
-            await asyncio.to_thread(server.start)
-    pool, sender = ctx.pool, ctx.sender
+    servers, _ = await h.start_servers(config, procs)
+    pool, sender = h.pool, h.sender
     try:
-        ws_urls = [s.ws_url for s in servers]
+        ws_urls = [s.socket_url for s in servers]
         http_urls = [s.http_url for s in servers]
-        if args.split and len(servers) > 1:
-            # Sockets on the first process only, REST on the others: push crosses Redis.
-            ws_urls, http_urls = ws_urls[:1], http_urls[1:]
         connected = await pool.connect(args.connect_concurrency, urls=ws_urls, timeout=30)
         if connected["ok"] < connected["asked"]:
             log(f"  {connected['asked'] - connected['ok']} sockets failed: ", connected["failures"])
         await sender.call(
-            "run", rate=rate, duration=args.warmup, seq0=ctx.next_seq(rate * 60), urls=http_urls
+            "run", rate=rate, duration=args.warmup, seq0=h.seqs(rate * 60), urls=http_urls
         )
         await asyncio.sleep(0.5)
         await pool.stats(reset=True)
 
-        server_pids = [s.pid for s in servers if s.pid]
         # What the open sockets cost with no traffic, to tell it apart from the per message cost.
-        idle = common.CpuMeter({"server": server_pids}, with_postgres=False)
+        idle = common.CpuMeter({"server": [s.pid for s in servers]}, with_postgres=False)
         idle.start()
         await asyncio.sleep(args.idle)
         idle_cpu = idle.stop()
-        meter = common.CpuMeter(
-            {
-                "server": server_pids,
-                "clients": pool.pids,
-                "sender": [sender.pid],
-                "redis": [ctx.redis.process.pid] if ctx.redis else [],
-            }
-        )
-        profiler = None
-        if args.profile == config and server_pids:
-            from bench.profile_server import Profiler
-
-            profiler = Profiler(
-                server_pids,
-                f"{config.replace('/', '-')}-{rate:g}{'-gil' if args.profile_gil else ''}",
-                args.duration,
-                gil=args.profile_gil,
-            )
-            profiler.start()
+        meter = h.meter(servers)
+        profiler = h.profiler(config, servers, f"post-{rate:g}", args.duration)
         meter.start()
-        seq0 = ctx.next_seq(rate * (args.duration + 10))
+        seq0 = h.seqs(rate * (args.duration + 10))
         sent = await sender.call(
             "run", rate=rate, duration=args.duration, seq0=seq0, urls=http_urls
         )
@@ -148,9 +78,7 @@ async def measure_one(ctx, config: str, procs: int, rate: float) -> dict:
         profile = profiler.stop() if profiler else None
         still_open = await pool.open_count()
     finally:
-        await pool.call("close")
-        for server in servers:
-            await asyncio.to_thread(server.stop)
+        await h.stop_servers(servers)
 
     counts = collections.Counter(stats["seqs"])
     lat_ms = [
@@ -171,7 +99,7 @@ async def measure_one(ctx, config: str, procs: int, rate: float) -> dict:
         (max(r[4] for r in ok_records) - min(r[3] for r in ok_records)) / 1e9 if ok_records else 0
     )
     row = {
-        "config": (config if not args.url else args.url) + (" split" if args.split else ""),
+        "config": config.name,
         "procs": procs,
         "rate": rate,
         "achieved rate": achieved,
@@ -199,7 +127,6 @@ async def measure_one(ctx, config: str, procs: int, rate: float) -> dict:
         "sockets still open": still_open,
         "closes": stats["closes"],
         "max sender lateness s": sent["max_late_s"],
-        "latencies_ms": lat_ms,
         "profile": profile,
     }
     row["keeps up"] = (
@@ -214,146 +141,26 @@ async def measure_one(ctx, config: str, procs: int, rate: float) -> dict:
     return row
 
 
-class Context:
-    def __init__(self, args, log_dir: Path) -> None:
-        self.args = args
-        self.log_dir = log_dir
-        self.redis = None
-        self.redis_url = args.redis_url
-        self._seq = 0
-        self.pool: ClientPool | None = None
-        self.sender: Worker | None = None
-
-    def next_seq(self, span: float) -> int:
-        start = self._seq
-        self._seq += int(span) + 1000
-        return start
-
-
-def median_rows(rows: list[dict]) -> list[dict]:
-    """One row per (config, procs, rate): numbers are medians over the rounds."""
-    groups: dict[tuple, list[dict]] = {}
-    for row in rows:
-        groups.setdefault((row["config"], row["procs"], row["rate"]), []).append(row)
-    out = []
-    for group in groups.values():
-        merged = dict(group[0])
-        for key, value in group[0].items():
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                merged[key] = common.median([g[key] for g in group])
-        merged["lost"] = sum(g["lost"] for g in group)
-        merged["dup"] = sum(g["dup"] for g in group)
-        merged["sent"] = sum(g["sent"] for g in group)
-        merged["keeps up"] = "yes" if all(g["keeps up"] == "yes" for g in group) else "no"
-        merged["latencies_ms"] = [x for g in group for x in g["latencies_ms"]]
-        merged["rounds"] = len(group)
-        out.append(merged)
-    return out
-
-
-def plot(rows: list[dict], path: str, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax, box) = plt.subplots(1, 2, figsize=(13, 5), gridspec_kw={"width_ratios": [3, 2]})
-    labels, data = [], []
-    for row in rows:
-        values = sorted(row["latencies_ms"])
-        if not values:
-            continue
-        label = f"{row['config']} x{row['procs']} @{row['rate']:g}/s"
-        n = len(values)
-        ax.plot(values, [100 * (i + 1) / n for i in range(n)], label=label, linewidth=1.4)
-        labels.append(label.replace(" ", "\n", 1))
-        data.append(values)
-    ax.set_xscale("log")
-    ax.set_xlabel("POST -> new_message frame (ms, log scale)")
-    ax.set_ylabel("percent of messages delivered within")
-    ax.axvline(4, color="grey", linestyle=":", linewidth=1)
-    ax.axvline(10, color="grey", linestyle="--", linewidth=1)
-    ax.text(4, 2, " p50 target", color="grey", fontsize=8)
-    ax.text(10, 8, " p99 target", color="grey", fontsize=8)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    ax.set_title(title, fontsize=10)
-    box.boxplot(data, whis=(1, 99), showfliers=False, orientation="vertical")
-    box.set_xticks(range(1, len(labels) + 1), labels, fontsize=7, rotation=30)
-    box.set_yscale("log")
-    box.set_ylabel("ms (box: p25-p75, whiskers: p1-p99)")
-    box.grid(True, which="both", axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-async def run(args) -> list[dict]:
-    raise_descriptor_limit()
-    log_dir = Path(tempfile.mkdtemp(prefix="bench-latency-"))
-    ctx = Context(args, log_dir)
-    if not args.redis_url and not args.url:
-        ctx.redis = common.RedisProc(log_dir).start()
-        ctx.redis_url = ctx.redis.url
-    configs = [c for c in args.configs.split(",") if c] if not args.url else ["given"]
-    rates = [float(r) for r in args.rates.split(",")]
-    procs_list = [int(p) for p in args.procs.split(",")]
-    rows: list[dict] = []
-    try:
-        await asyncio.to_thread(
-            common.setup_django, args.db_url, ctx.redis_url or "redis://127.0.0.1:6379/0"
-        )
-        users = await asyncio.to_thread(common.seed_users, args.clients)
-        log(f"{len(users)} users ready; server logs in {log_dir}")
-        ctx.pool = ClientPool(users, args.workers, urls=["ws://unset"])
-        ctx.sender = Worker("sender", users, ["http://unset"])
-        matrix = [(c, p, r) for r in rates for p in procs_list for c in configs]
-        for round_index in range(args.rounds):
-            order = matrix if round_index % 2 == 0 else matrix[::-1]
-            for config, procs, rate in order:
-                if config.startswith("bare") and procs > 1:
-                    continue
-                log(f"round {round_index + 1}: {config} x{procs} at {rate:g}/s")
-                row = await measure_one(ctx, config, procs, rate)
-                rows.append(row)
-                log(
-                    f"  sent {row['sent']} lost {row['lost']} dup {row['dup']} "
-                    f"p50 {fmt(row['p50'], 2)} p99 {fmt(row['p99'], 2)} ms, "
-                    f"server {fmt(row['server ms/msg'], 2)} ms/msg "
-                    f"({fmt(row['server CPU %'])}% CPU), clients {fmt(row['clients CPU %'])}%"
-                    f", machine busy {fmt(row['machine busy %'])}%"
-                )
-    finally:
-        if ctx.pool:
-            ctx.pool.stop()
-        if ctx.sender:
-            ctx.sender.stop()
-        if ctx.redis:
-            ctx.redis.stop()
-    return rows
-
-
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    rows = asyncio.run(run(args))
-    table = median_rows(rows)
-    note = f"(latencies in ms; CPU % of one core; medians over {args.rounds} round(s))"
-    common.print_table(table, TABLE_COLUMNS, note, digits=2)
-    if args.plot:
-        plot(table, args.plot, f"{args.clients} clients, {args.duration:g} s per configuration")
-        print("plot:", args.plot)
-    common.print_json_and_profiles(args, rows, table)
-    best = min(table, key=lambda r: r["p50"]) if table else None
-    with contextlib.suppress(ValueError, TypeError):
-        print(
-            "SUMMARY latency: "
-            + "; ".join(
-                f"{r['config']} x{r['procs']} @{r['rate']:g}/s p50 {fmt(r['p50'], 2)} "
-                f"p99 {fmt(r['p99'], 2)} ms lost {r['lost']} dup {r['dup']}"
-                for r in table
-            )
-            + (f"; fastest p50: {best['config']}" if best else "")
-        )
+    rates = [float(r) for r in args.rates.split(",")]
+    cases = [(p, r) for r in rates for p in map(int, args.procs.split(","))]
+    brief = ["sent", "lost", "dup", "p50", "p99", "server ms/msg", "server CPU %", "machine busy %"]
+    rows = asyncio.run(
+        harness.run(args, "latency", measure, args.clients, cases, brief, sender=True)
+    )
+    table = harness.medians(rows, key=("config", "procs", "rate"), sums=("sent", "lost", "dup"))
+    harness.report(
+        args,
+        rows,
+        table,
+        "latencies in ms; CPU % of one core",
+        columns=(
+            "config | procs | rate | served/s | sent | lost | dup | echoes | p50 | p90 | p99 | "
+            "max | post p50 | server ms/msg | server CPU % | server idle CPU % | clients CPU % | "
+            "sender CPU % | redis CPU % | machine busy % | keeps up"
+        ),
+    )
 
 
 if __name__ == "__main__":

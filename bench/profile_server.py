@@ -23,12 +23,6 @@ from bench.common import RESULTS_DIR
 
 # First match wins, tested from the leaf up: what a sample was doing.
 CATEGORIES = [
-    (
-        "PostgreSQL connect/close (CONN_MAX_AGE=0)",
-        r"psycopg.*connection\.py.*connect|"
-        r"backends/base/base\.py.*\b(connect|close|ensure_connection|close_if_unusable)\b|"
-        r"get_new_connection|init_connection_state",
-    ),
     ("PostgreSQL queries", r"psycopg/|backends/utils\.py|backends/postgresql"),
     ("Django ORM (building SQL, models)", r"django/db/models/"),
     ("JWT (simplejwt, PyJWT)", r"rest_framework_simplejwt|/jwt/"),

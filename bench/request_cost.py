@@ -22,7 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import RedisProc, log, reset_events, script_parser, seed_users, setup_django
+from bench.common import log, reset_events, script_parser, seed_users, setup_django
+from tests.e2e.servers import RedisServer
 from tests.helpers import http_scope
 
 
@@ -77,7 +78,7 @@ async def run(args, users) -> tuple[list[float], list[float]]:
 def main() -> None:
     parser = script_parser("request_cost", __doc__)
     parser.add_argument("--redis-url", help="default: a redis-server of the script's own")
-    parser.add_argument("--layer", default="core", choices=["core", "pubsub"])
+    parser.add_argument("--layer", default="pubsub", choices=["pubsub", "core"])
     parser.add_argument("--method", default="POST")
     parser.add_argument("--path", default="/api/messages/")
     parser.add_argument("--requests", type=int, default=2000)
@@ -88,7 +89,7 @@ def main() -> None:
     redis = None
     redis_url = args.redis_url
     if not redis_url:
-        redis = RedisProc(Path(tempfile.mkdtemp(prefix="bench-cost-"))).start()
+        redis = RedisServer(Path(tempfile.mkdtemp(prefix="bench-cost-"))).start()
         redis_url = redis.url
     # One sender, thousands of requests: lift its per-user rate, keep the throttle's work.
     os.environ["THROTTLE_MESSAGE_SEND"] = "100000000/minute"

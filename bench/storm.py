@@ -5,7 +5,7 @@ Reports the time until every client is back (its `replay_complete` received), an
 against the database that nothing stored for any user was missed or sent twice.
 
     .venv/bin/python -m bench.storm                        # 5,000 clients
-    .venv/bin/python -m bench.storm --clients 1000 --configs daphne/core,uvicorn/pubsub
+    .venv/bin/python -m bench.storm --clients 1000 --configs daphne/pubsub@/tmp/base,daphne/pubsub
 """
 
 from __future__ import annotations
@@ -15,33 +15,13 @@ import asyncio
 import collections
 import time
 
-from bench import common
-from bench.clients import Worker
-from bench.common import fmt, log
-from bench.harness import Harness, median_by_config
-
-CONFIGS = "daphne/core,daphne/pubsub,uvicorn/core,uvicorn/pubsub"
-COLUMNS = [
-    "config",
-    "clients",
-    "back",
-    "storm s",
-    "reconnect p50",
-    "reconnect p99",
-    "attempts",
-    "replayed",
-    "missed",
-    "dup",
-    "live sent",
-    "server CPU %",
-    "clients CPU %",
-    "machine busy %",
-]
+from bench import common, harness
+from bench.common import log
+from bench.harness import Config, Harness, fmt
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = common.bench_parser("storm", __doc__, CONFIGS)
-    parser.set_defaults(workers=4)
+    parser = harness.parser("storm", __doc__, "daphne/pubsub,uvicorn/pubsub", workers=4)
     parser.add_argument("--clients", type=int, default=5000, help="default: %(default)s")
     parser.add_argument("--rate", type=float, default=100.0, help="live messages a second")
     parser.add_argument(
@@ -76,11 +56,11 @@ def stored_events() -> dict[int, list[int]]:
     return out
 
 
-async def measure(h: Harness, sender: Worker, config: str) -> dict:
-    args = h.args
+async def measure(h: Harness, config: Config) -> dict:
+    args, sender = h.args, h.sender
     await asyncio.to_thread(common.reset_events)
     servers, _ = await h.start_servers(config)
-    ws_urls = [s.ws_url for s in servers]
+    ws_urls = [s.socket_url for s in servers]
     http_urls = [s.http_url for s in servers]
     try:
         first = await h.pool.connect(200, urls=ws_urls, timeout=60, retry_until=60)
@@ -89,7 +69,7 @@ async def measure(h: Harness, sender: Worker, config: str) -> dict:
         await asyncio.sleep(1.0)
         await h.pool.call("drop")
         offline = await asyncio.to_thread(store_offline_events, [u["id"] for u in h.users])
-        meter = h.meter(servers, sender=[sender.pid])
+        meter = h.meter(servers)
         profiler = h.profiler(config, servers, "storm")
         meter.start()
         live = asyncio.create_task(
@@ -123,7 +103,7 @@ async def measure(h: Harness, sender: Worker, config: str) -> dict:
     lat = sorted(storm["latencies_ms"])
     wall = cpu["wall s"]
     return {
-        "config": config,
+        "config": config.name,
         "clients": len(h.users),
         "back": storm["ok"],
         "storm s": storm["elapsed_s"],
@@ -149,41 +129,19 @@ async def measure(h: Harness, sender: Worker, config: str) -> dict:
     }
 
 
-async def run(args) -> list[dict]:
-    h = Harness(args, "storm")
-    rows = []
-    try:
-        await h.setup(args.clients)
-        sender = Worker("sender", h.users, ["http://unset"])
-        h.extra.append(sender)
-        for round_index, config in h.plan():
-            log(f"round {round_index + 1}: {config}: storm of {args.clients}")
-            row = await measure(h, sender, config)
-            rows.append(row)
-            log(
-                f"  {row['back']}/{row['clients']} back in {fmt(row['storm s'], 2)} s, "
-                f"replayed {row['replayed']}, missed {row['missed']}, dup {row['dup']}, "
-                f"failures {row['failures']}"
-            )
-    finally:
-        h.teardown()
-    return rows
-
-
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    rows = asyncio.run(run(args))
-    table = median_by_config(rows)
-    note = f"(reconnect latencies in ms; medians over {args.rounds} round(s))"
-    common.print_table(table, COLUMNS, note, digits=2)
-    common.print_json_and_profiles(args, rows, table, " during the storm")
-    print(
-        "SUMMARY storm: "
-        + "; ".join(
-            f"{r['config']} {r['back']:g}/{r['clients']} back in {fmt(r['storm s'], 1)} s, "
-            f"missed {r['missed']:g}, dup {r['dup']:g}"
-            for r in table
-        )
+    brief = ["back", "storm s", "replayed", "missed", "dup", "failures"]
+    rows = asyncio.run(harness.run(args, "storm", measure, args.clients, brief=brief, sender=True))
+    harness.report(
+        args,
+        rows,
+        harness.medians(rows),
+        "reconnect latencies in ms",
+        columns=(
+            "config | clients | back | storm s | reconnect p50 | reconnect p99 | attempts | "
+            "replayed | missed | dup | live sent | server CPU % | clients CPU % | machine busy %"
+        ),
     )
 
 
