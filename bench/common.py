@@ -180,10 +180,12 @@ def ensure_database(db_url: str) -> None:
             c.execute(f'CREATE DATABASE "{name}"')
 
 
-def setup_django(db_url: str, redis_url: str, layer: str = "pubsub") -> None:
+def setup_django(
+    db_url: str, redis_url: str, layer: str = "pubsub", extra_env: dict[str, str] | None = None
+) -> None:
     """Django in this (controlling) process, on the bench database, migrated."""
     ensure_database(db_url)
-    os.environ.update(server_env(db_url, redis_url, layer, "bench-controller"))
+    os.environ.update(server_env(db_url, redis_url, layer, "bench-controller"), **(extra_env or {}))
     sys.path.insert(0, str(BASE_DIR))
     import django
 

@@ -15,14 +15,12 @@ max in ms, and the statements it ran. `--reuse` keeps the database for the next 
 
 from __future__ import annotations
 
-import os
 import random
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from bench.common import BASE_DIR, SECRET_KEY, latency_summary, log, script_parser
+from bench.common import latency_summary, log, script_parser, setup_django
 
 DEFAULT_DB_NAME = "bench_suggestions"
 
@@ -56,29 +54,6 @@ def drop_database(server_url: str, name: str) -> None:
     admin_url = server_url.replace("postgres://", "postgresql://")
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def setup_django(db_url: str) -> None:
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "numeneon.settings",
-            "DATABASE_URL": db_url,
-            "SECRET_KEY": SECRET_KEY,
-            "DEBUG": "0",
-            "SECURE_SSL_REDIRECT": "0",
-            "ALLOWED_HOSTS": "testserver",
-            "LOG_LEVEL": "WARNING",
-            # One connection, held: the pool would only add a checkout to every request.
-            "DATABASE_POOL": "0",
-        }
-    )
-    sys.path.insert(0, str(BASE_DIR))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, interactive=False)
 
 
 def network_exists() -> bool:
@@ -441,7 +416,10 @@ def main() -> None:
     args = parser.parse_args()
 
     reused = prepare_database(args.db_url, args.db_name, args.reuse)
-    setup_django(database_url(args.db_url, args.db_name))
+    # No Redis: nothing here pushes. One connection, held: a pool would only add a checkout to
+    # every request.
+    extra_env = {"ALLOWED_HOSTS": "testserver", "DATABASE_POOL": "0"}
+    setup_django(database_url(args.db_url, args.db_name), "", extra_env=extra_env)
     try:
         if not (reused and network_exists()):
             started = time.monotonic()
