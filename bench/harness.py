@@ -256,6 +256,8 @@ def medians(rows: list[dict], key: Sequence[str] = ("config",), sums: Sequence[s
     for group in groups.values():
         merged = dict(group[0])
         for field, value in group[0].items():
+            if field in key:
+                continue
             if isinstance(value, int | float) and not isinstance(value, bool):
                 merged[field] = common.median([g[field] for g in group])
             elif value in ("yes", "no"):

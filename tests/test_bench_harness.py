@@ -53,13 +53,15 @@ def test_odd_rounds_run_the_configurations_in_reverse():
     ]
 
 
-def test_medians_are_taken_per_configuration_and_totals_summed():
+def test_medians_are_taken_per_configuration_and_case_and_totals_summed():
     rows = [
-        {"config": "a", "p50": 1.0, "lost": 0, "keeps up": "yes"},
-        {"config": "a", "p50": 3.0, "lost": 2, "keeps up": "no"},
-        {"config": "a", "p50": 2.0, "lost": 1, "keeps up": "yes"},
+        {"config": "a", "procs": 1, "p50": 1.0, "lost": 0, "keeps up": "yes"},
+        {"config": "a", "procs": 1, "p50": 3.0, "lost": 2, "keeps up": "no"},
+        {"config": "a", "procs": 2, "p50": 9.0, "lost": 0, "keeps up": "yes"},
+        {"config": "a", "procs": 1, "p50": 2.0, "lost": 1, "keeps up": "yes"},
     ]
 
-    [row] = harness.medians(rows, sums=("lost",))
+    one, two = harness.medians(rows, key=("config", "procs"), sums=("lost",))
 
-    assert (row["p50"], row["lost"], row["keeps up"], row["rounds"]) == (2.0, 3, "no", 3)
+    assert one == {"config": "a", "procs": 1, "p50": 2.0, "lost": 3, "keeps up": "no", "rounds": 3}
+    assert two == {"config": "a", "procs": 2, "p50": 9.0, "lost": 0, "keeps up": "yes", "rounds": 1}
