@@ -289,7 +289,8 @@ def report(args, rows: list[dict], table: list[dict], note: str, columns: str) -
     if args.json:
         common.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
         path = common.RESULTS_DIR / f"{args.json}.json"
-        payload = {"machine": common.machine_info(), "args": vars(args), "rows": rows}
+        given = {**vars(args), "configs": ",".join(c.name for c in args.configs)}
+        payload = {"machine": common.machine_info(), "args": given, "rows": rows}
         path.write_text(json.dumps(payload, indent=1, default=str))
         print("json:", path)
     for row in table:
