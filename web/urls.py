@@ -4,4 +4,5 @@ from web import views
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("push-sw.js", views.push_service_worker, name="push-service-worker"),
 ]

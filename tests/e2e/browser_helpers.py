@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import json
 import statistics
+import time
 from pathlib import Path
 
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, expect
@@ -300,12 +302,74 @@ class DemoPage:
         )
         return handle.json_value()
 
+    def push_state(self, state: str) -> str:
+        """Waits until the Notifications panel is in `state`; returns what it says."""
+        self.page.wait_for_selector(f'#push[data-state="{state}"]', state="attached")
+        return self.page.text_content("#push [data-push-status]")
+
+    def service_worker(self) -> dict[str, str]:
+        """The scope and script URL of the service worker that controls this page's scope."""
+        return self.page.evaluate(
+            """() => navigator.serviceWorker.ready.then((r) => ({
+              scope: r.scope, script: r.active.scriptURL,
+            }))"""
+        )
+
+    def notifications(self, count: int) -> list[dict]:
+        """The system notifications the service worker shows, once there are `count`."""
+        script = """() => navigator.serviceWorker.ready
+          .then((r) => r.getNotifications())
+          .then((shown) => shown.map((n) => ({
+            title: n.title, body: n.body, tag: n.tag, data: n.data, icon: n.icon,
+          })))"""
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while len(shown := self.page.evaluate(script)) != count:
+            assert time.monotonic() < deadline, f"{len(shown)} notifications, not {count}: {shown}"
+            self.page.wait_for_timeout(50)
+        return shown
+
     def mark_document(self) -> None:
         self.page.evaluate("window.__sameDocument = true")
 
     def same_document(self) -> bool:
         """True while the page has not been reloaded since mark_document()."""
         return self.page.evaluate("window.__sameDocument === true")
+
+
+class ServiceWorkerPushes:
+    """Pushes delivered to the page's service worker through the DevTools protocol, as the
+    browser's push service would deliver them: that service is outside the project (and
+    headless Chromium has none)."""
+
+    def __init__(self, demo: DemoPage) -> None:
+        self.origin = demo.server.http_url
+        self.page = demo.page
+        self.registrations: dict[str, str] = {}  # scope URL -> registration id
+        self.cdp = demo.context.new_cdp_session(demo.page)
+        self.cdp.on("ServiceWorker.workerRegistrationUpdated", self._registrations_updated)
+        self.cdp.send("ServiceWorker.enable")
+
+    def _registrations_updated(self, event: dict) -> None:
+        for registration in event["registrations"]:
+            if registration["isDeleted"]:
+                self.registrations.pop(registration["scopeURL"], None)
+            else:
+                self.registrations[registration["scopeURL"]] = registration["registrationId"]
+
+    def deliver(self, payload: dict, scope: str = "/") -> None:
+        """`payload` as JSON, the way the push worker encodes it before encrypting it."""
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while self.origin + scope not in self.registrations:
+            assert time.monotonic() < deadline, f"no registration for {scope}: {self.registrations}"
+            self.page.wait_for_timeout(50)  # lets Playwright dispatch the protocol's events
+        self.cdp.send(
+            "ServiceWorker.deliverPushMessage",
+            {
+                "origin": self.origin,
+                "registrationId": self.registrations[self.origin + scope],
+                "data": json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+            },
+        )
 
 
 def _answer_avatar(route: Route) -> None:

@@ -3,19 +3,28 @@ Redis: everything the other one does shows up by itself, through cuts and restar
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from django.db import connection
 from playwright.sync_api import expect, sync_playwright
 
+from notifications import pushsend
+from notifications.models import Notification, PushSubscription
+from notifications.selectors import unread_count
 from tests.e2e.browser_helpers import (
     AVATAR_HOST,
     DemoPage,
+    ServiceWorkerPushes,
     latency_summary,
     launch_chromium,
     save_side_by_side,
@@ -110,6 +119,12 @@ def test_the_page_and_the_client_module_are_served(server_a):
         # Browsers refuse to run a module served with a non-JavaScript type.
         assert status == 200 and content_type.startswith("text/javascript"), (path, content_type)
     assert "export function createRealtime" in get("/static/numeneon-realtime.js")[2]
+    # The push service worker from the root (its scope must cover "/"), never a stale copy.
+    with urllib.request.urlopen(server_a.http_url + "/push-sw.js", timeout=10) as response:
+        assert response.headers["Content-Type"] == "text/javascript; charset=utf-8"
+        assert response.headers["Cache-Control"] == "no-cache"
+        assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+        assert 'addEventListener("push"' in response.read().decode()
 
 
 def test_a_request_an_acceptance_and_a_chat_show_up_in_the_other_browser_without_a_reload(
@@ -490,3 +505,182 @@ def test_a_message_sent_in_one_tab_shows_once_in_the_senders_other_tab(server_a,
         # bob has the chat open: every tab of alice's learns he read them.
         expect(tab.page.locator("#messages li.mine .receipt")).to_have_text([" · Seen"] * 3)
     assert tab_a.same_document() and tab_b.same_document()
+
+
+# --- Web Push: the demo's "Notify me when this tab is closed" ---------------------------------
+
+# Stands in for the browser's push service, which headless Chromium does not have: a
+# subscription with keys made by the test, as PushManager.subscribe would hand one over.
+FAKE_PUSH_MANAGER = """(made) => {
+  let current = null;
+  window.__subscribeCalls = [];
+  window.__unsubscribed = 0;
+  PushManager.prototype.getSubscription = async () => current;
+  PushManager.prototype.subscribe = async (options) => {
+    const key = new Uint8Array(options.applicationServerKey);
+    window.__subscribeCalls.push({
+      userVisibleOnly: options.userVisibleOnly,
+      applicationServerKey: btoa(String.fromCharCode(...key)),
+    });
+    current = {
+      endpoint: made.endpoint,
+      options: { userVisibleOnly: true, applicationServerKey: key.buffer },
+      toJSON: () => ({ endpoint: made.endpoint, expirationTime: null, keys: made.keys }),
+      unsubscribe: async () => {
+        current = null;
+        window.__unsubscribed += 1;
+        return true;
+      },
+    };
+    return current;
+  };
+}"""
+
+
+def from_db(read):
+    """`read()` in a thread of its own: Playwright's event loop runs in the test's thread, where
+    Django refuses to touch the database."""
+
+    def run():
+        try:
+            return read()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(run).result()
+
+
+def subscriptions() -> list[tuple[int, str, str, str]]:
+    return from_db(
+        lambda: list(PushSubscription.objects.values_list("user_id", "endpoint", "p256dh", "auth"))
+    )
+
+
+def new_message_payload(person: Person) -> dict:
+    """What the push worker sends `person` for their latest new_message event."""
+
+    def build():
+        event = Notification.objects.filter(recipient_id=person.id, type="new_message").latest("id")
+        return pushsend.payload(event, unread_count(user_id=person.id))
+
+    return from_db(build)
+
+
+def b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def browser_keys() -> dict[str, str]:
+    """A browser's subscription keys: a P-256 public point and a 16-byte auth secret."""
+    point = ec.generate_private_key(ec.SECP256R1()).public_key()
+    raw = point.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    return {"p256dh": b64url(raw), "auth": b64url(os.urandom(16))}
+
+
+def test_the_service_worker_covers_the_demo_and_shows_a_pushed_message_as_the_server_sends_it(
+    server_a, open_demo
+):
+    alice_p, bob_p = Person(server_a, "alice"), Person(server_a, "bob")
+    befriend(alice_p, bob_p)
+    alice = open_demo(server_a, "alice")
+    alice.log_in(alice_p)
+    alice.push_state("off")
+    assert alice.service_worker() == {
+        "scope": f"{server_a.http_url}/",
+        "script": f"{server_a.http_url}/push-sw.js",
+    }
+    alice.context.grant_permissions(["notifications"], origin=server_a.http_url)
+
+    # A real message, and the payload the push worker would build for it.
+    status, _ = bob_p.api.post("/api/messages/", {"receiver_id": alice_p.id, "content": "Tea?"})
+    assert status == 201
+    payload = new_message_payload(alice_p)
+    pushes = ServiceWorkerPushes(alice)
+    pushes.deliver(payload)
+    [shown] = alice.notifications(1)
+    assert shown["title"] == "New message from bob"
+    assert shown["body"] == "Tea?"
+    assert shown["tag"] == f"message-{bob_p.id}"
+    assert shown["data"] == {"url": "/profile/bob", "type": "new_message", "id": payload["id"]}
+    assert shown["icon"] == f"{server_a.http_url}/static/web/favicon.svg"
+
+    # The next message of the conversation replaces it: one notification per conversation.
+    status, _ = bob_p.api.post("/api/messages/", {"receiver_id": alice_p.id, "content": "Now?"})
+    assert status == 201
+    pushes.deliver(new_message_payload(alice_p))
+    wait_until(lambda: [n["body"] for n in alice.notifications(1)] == ["Now?"])
+
+    # A click with no tab open opens "/#<url>": the demo shows what the notification was about.
+    alice.page.goto("about:blank")  # a page load, as in a new window (the session is kept)
+    alice.page.goto(f"{server_a.http_url}/#/profile/bob")
+    alice.wait_profile("bob")
+    assert alice.page.evaluate("location.hash") == ""
+
+
+def test_turning_push_on_stores_this_browsers_subscription_and_turning_it_off_deletes_it(
+    server_a, open_demo
+):
+    alice_p = Person(server_a, "alice")
+    alice = open_demo(server_a, "alice")
+    alice.log_in(alice_p)
+    assert alice.push_state("off") == (
+        "Get a system notification of messages and friend requests while no tab is open."
+    )
+    toggle = alice.page.locator("#push-toggle")
+    expect(toggle).to_have_text("Notify me when this tab is closed")
+
+    # Headless Chromium answers the permission prompt "no".
+    toggle.click()
+    assert alice.push_state("denied").startswith("Notifications are blocked for this site.")
+
+    # Allowed, the real PushManager.subscribe fails: headless Chromium has no push service.
+    alice.context.grant_permissions(["notifications"], origin=server_a.http_url)
+    toggle.click()
+    assert alice.push_state("error").startswith("The browser's push service refused: ")
+    expect(toggle).to_have_text("Notify me when this tab is closed")
+    assert subscriptions() == []
+
+    # With a subscription handed over as a push service would: the server stores it.
+    endpoint = f"https://push.example/send/{b64url(os.urandom(12))}"
+    made = {"endpoint": endpoint, "keys": browser_keys()}
+    alice.page.evaluate(FAKE_PUSH_MANAGER, made)
+    toggle.click()
+    alice.push_state("on")
+    expect(toggle).to_have_text("Turn off")
+    status, key = alice_p.api.get("/api/notifications/vapid-public-key/")
+    assert status == 200
+    assert alice.page.evaluate("window.__subscribeCalls") == [
+        {
+            "userVisibleOnly": True,
+            "applicationServerKey": base64.b64encode(
+                base64.urlsafe_b64decode(key["vapid_public_key"] + "==")
+            ).decode(),
+        }
+    ]
+    keys = made["keys"]
+    assert subscriptions() == [(alice_p.id, endpoint, keys["p256dh"], keys["auth"])]
+
+    # Turned off: gone from the server and from the browser.
+    toggle.click()
+    alice.push_state("off")
+    assert subscriptions() == []
+    assert alice.page.evaluate("window.__unsubscribed") == 1
+
+    # On again, then logging out stops it too.
+    toggle.click()
+    alice.push_state("on")
+    assert [row[0] for row in subscriptions()] == [alice_p.id]
+    alice.page.click("#logout")
+    wait_until(lambda: subscriptions() == [])
+    assert alice.page.evaluate("window.__unsubscribed") == 2
+
+
+def test_without_vapid_keys_on_the_server_the_page_says_push_is_not_set_up(servers, open_demo):
+    server = servers("no-push", VAPID_PUBLIC_KEY="", VAPID_PRIVATE_KEY="")
+    alice_p = Person(server, "alice")
+    alice = open_demo(server, "alice")
+    alice.log_in(alice_p)
+    assert alice.push_state("unavailable") == "Push notifications are not set up on this server."
+    assert alice.page.is_hidden("#push-toggle")
+    assert alice.page.evaluate("navigator.serviceWorker.getRegistration()") is None

@@ -3,6 +3,7 @@
 // asks the API only when the person does something, or when the client says "reload".
 
 import { createRealtime, ticketFetcher } from "../numeneon-realtime.js";
+import { PushControl } from "./push.js";
 
 const SESSION_KEY = "numeneon.demo.session";
 const TOAST_MS = 6000;
@@ -1010,6 +1011,23 @@ function startSession(body) {
   render();
   connect();
   loadAll();
+  push.start(session.user.id);
+  // A notification clicked while no tab was open opens "/#<its url>".
+  if (location.hash.startsWith("#/")) {
+    follow(location.hash.slice(1));
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+}
+
+/** Shows what a push notification was about: its url is one of the web app's paths. */
+function follow(url) {
+  const profile = /^\/profile\/([^/?#]+)$/.exec(url);
+  if (profile) {
+    showProfile(decodeURIComponent(profile[1]));
+  } else {
+    closeProfile();
+    render();
+  }
 }
 
 function endSession(message) {
@@ -1070,11 +1088,21 @@ function bindAuthForms() {
   $("#logout").addEventListener("click", () => {
     const ending = endSession(null);
     if (ending) {
-      fetch("/api/auth/logout/", {
-        method: "POST",
-        headers: { "Content-Type": "application/json", Authorization: `Bearer ${ending.access}` },
-        body: JSON.stringify({ refresh: ending.refresh }),
-      }).catch(() => {});
+      // Pushes stop first: logging out ends the session the unsubscribe is made with.
+      push
+        .logOut(ending.access)
+        .catch(() => {})
+        .then(() =>
+          fetch("/api/auth/logout/", {
+            method: "POST",
+            headers: {
+              "Content-Type": "application/json",
+              Authorization: `Bearer ${ending.access}`,
+            },
+            body: JSON.stringify({ refresh: ending.refresh }),
+          }),
+        )
+        .catch(() => {});
     }
   });
 }
@@ -1109,6 +1137,11 @@ function bindApp() {
     window.addEventListener(name, () => realtime && renderConnection(realtime.status));
   }
 }
+
+const push = new PushControl($("#push"), api);
+navigator.serviceWorker?.addEventListener("message", (event) => {
+  if (session && event.data?.type === "notification-click") follow(String(event.data.url));
+});
 
 bindAuthForms();
 bindApp();
