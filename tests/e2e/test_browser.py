@@ -611,6 +611,16 @@ def test_the_service_worker_covers_the_demo_and_shows_a_pushed_message_as_the_se
     pushes.deliver(new_message_payload(alice_p))
     wait_until(lambda: [n["body"] for n in alice.notifications(1)] == ["Now?"])
 
+    # A click with a demo tab open: the service worker tells it, and it shows the profile.
+    [worker] = alice.context.service_workers
+    worker.evaluate(
+        """() => clients.matchAll({ type: "window" }).then((tabs) => tabs.forEach((tab) =>
+          tab.postMessage({ type: "notification-click", url: "/profile/bob" })))"""
+    )
+    alice.wait_profile("bob")
+    alice.page.click("#friends li[data-username='bob']")  # back to the chat
+    expect(alice.page.locator("#profile-view")).to_be_hidden()
+
     # A click with no tab open opens "/#<url>": the demo shows what the notification was about.
     alice.page.goto("about:blank")  # a page load, as in a new window (the session is kept)
     alice.page.goto(f"{server_a.http_url}/#/profile/bob")

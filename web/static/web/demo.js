@@ -1142,6 +1142,7 @@ const push = new PushControl($("#push"), api);
 navigator.serviceWorker?.addEventListener("message", (event) => {
   if (session && event.data?.type === "notification-click") follow(String(event.data.url));
 });
+navigator.serviceWorker?.startMessages();
 
 bindAuthForms();
 bindApp();

@@ -112,6 +112,8 @@ export class PushControl {
   }
 
   async turnOn() {
+    // After a failed check (the server did not answer): the click checks again.
+    if (!this.registration) return this.start(this.userId);
     this.show("working", "Asking for permission…");
     const permission = await Notification.requestPermission();
     if (permission !== "granted") {
