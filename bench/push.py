@@ -22,22 +22,15 @@ import json
 import os
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 
-from bench.common import (
-    BASE_DIR,
-    PY,
-    RedisProc,
-    cpu_seconds,
-    log,
-    script_parser,
-    seed_users,
-    setup_django,
-)
+from bench.common import BASE_DIR, cpu_seconds, log, script_parser, seed_users, setup_django
 from bench.request_cost import call
+from tests.e2e.servers import RedisServer
 from tests.pushservice import PushService, vapid_keys, write_certificate
 
 RECEIVER_SUBSCRIPTIONS = 3
@@ -119,7 +112,11 @@ def worker_rounds(args, service: PushService) -> list[tuple[float, float, float]
     per_subscription = args.deliveries // args.subscriptions
     env = {**os.environ, "PUSH_POLL_SECONDS": "0.02", "LOG_LEVEL": "WARNING"}
     worker = subprocess.Popen(
-        [PY, "manage.py", "push_worker"], cwd=BASE_DIR, env=env, stdout=subprocess.PIPE, text=True
+        [sys.executable, "manage.py", "push_worker"],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     results = []
     try:
@@ -222,7 +219,7 @@ def main() -> None:
         # One sender, hundreds of messages: lift its per-user rate, keep the throttle's work.
         THROTTLE_MESSAGE_SEND="100000000/minute",
     )
-    redis = RedisProc(work).start()
+    redis = RedisServer(work).start()
     service.start()
     try:
         setup_django(args.db_url, redis.url)
