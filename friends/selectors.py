@@ -7,12 +7,20 @@ from django.db.models import Q, QuerySet
 
 from accounts.models import User
 from friends.models import FriendRequest, Friendship, ordered_pair
-from numeneon import rawsql
 
 
 def are_friends(*, user_id: int, other_id: int) -> bool:
     low, high = ordered_pair(user_id, other_id)
     return Friendship.objects.filter(user_low_id=low, user_high_id=high).exists()
+
+
+# Written out: through a QuerySet (annotate, only, select_for_update) the ORM spends several
+# times the CPU of running it, on every message (bench/statement_cost.py).
+_MESSAGE_PARTIES_SQL = (
+    'SELECT "id", "username", "is_active", EXISTS ('
+    'SELECT 1 FROM "friends_friendship" WHERE "user_low_id" = %s AND "user_high_id" = %s'
+    ') AS "is_friend" FROM "accounts_user" WHERE "id" IN (%s, %s) ORDER BY "id"'
+)
 
 
 def message_parties(*, sender_id: int, receiver_id: int) -> tuple[User | None, User | None]:
@@ -21,41 +29,18 @@ def message_parties(*, sender_id: int, receiver_id: int) -> tuple[User | None, U
     every message. The sender's row stands in for the user query of authentication; the lock
     on the receiver's is the one notify() takes (two rows, always locked in id order).
 
-    Written out in SQL (numeneon.rawsql): the users come back with id, username and is_active
-    loaded; any other field is read from the database when first used, as with `.only()`."""
+    The users come back with id, username and is_active loaded; any other field is read from
+    the database when first used, as with `.only()`."""
     low, high = ordered_pair(sender_id, receiver_id)
-    rows = rawsql.fetch_all(_message_parties_sql(), [low, high, low, high])
+    sql = _MESSAGE_PARTIES_SQL
+    if connection.features.has_select_for_no_key_update:
+        # Only the users' rows (the one table in FROM); SQLite serializes writes anyway.
+        sql += " FOR NO KEY UPDATE"
     by_id = {}
-    for user_id, username, is_active, is_friend in rows:
-        # SQLite answers 1/0 for booleans: converted here, as the ORM would.
-        values = (user_id, username, bool(is_active))
-        user = User.from_db(connection.alias, _PARTY_FIELDS, values)
-        user.is_friend = bool(is_friend)
+    for user in User.objects.raw(sql, [low, high, low, high]):
+        user.is_friend = bool(user.is_friend)  # SQLite answers 1/0
         by_id[user.pk] = user
     return by_id.get(sender_id), by_id.get(receiver_id)
-
-
-# In the model's field order: Model.from_db places the values it is given in that order.
-_PARTY_FIELDS = ("id", "username", "is_active")
-
-
-@rawsql.per_database
-def _message_parties_sql() -> str:
-    friendship_exists = "EXISTS (SELECT 1 FROM {} WHERE {} = %s AND {} = %s)".format(
-        rawsql.table(Friendship),
-        rawsql.column(Friendship, "user_low"),
-        rawsql.column(Friendship, "user_high"),
-    )
-    user_id = rawsql.column(User, "id")
-    return "SELECT {}, {} FROM {} WHERE {} IN (%s, %s) ORDER BY {}{}".format(
-        ", ".join(rawsql.column(User, name) for name in _PARTY_FIELDS),
-        friendship_exists,
-        rawsql.table(User),
-        user_id,
-        user_id,
-        # The lock of lock_event_stream; it takes only the users' rows (the one table in FROM).
-        rawsql.for_update_clause(),
-    )
 
 
 def friend_list(*, user: User) -> QuerySet[User]:

@@ -12,7 +12,6 @@ from messages_app.models import MAX_CONTENT_LENGTH, Message
 from notifications import events
 from notifications.models import EventType
 from notifications.services import NewEvent, notify, notify_each
-from numeneon import rawsql
 from numeneon.errors import ApplicationError, Forbidden, NotFound
 
 
@@ -48,7 +47,7 @@ def message_send(*, actor, receiver_id: int, content: str) -> Message:
         raise NotFound("user_not_found", "No such user.")
     if not receiver.is_friend:
         raise Forbidden("not_friends", "You can only send messages to your friends.")
-    message = rawsql.insert(Message(sender=sender, receiver=receiver, content=content))
+    message = Message.objects.create(sender=sender, receiver=receiver, content=content)
     shown = selectors.message_out(message)
     notify_each(
         [

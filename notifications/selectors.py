@@ -2,74 +2,54 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
+from django.db import connection
 
 from notifications.models import Notification
-from numeneon import rawsql
-
-# Every message and every socket opening runs these; they are written out in SQL (see
-# numeneon.rawsql), and use the (recipient, id) index.
 
 
 def last_event_id(*, user_id: int) -> int:
-    row = rawsql.fetch_one(_newest_event_sql(), [user_id])
-    return row[0] if row else 0
+    newest = Notification.objects.filter(recipient_id=user_id).order_by("-id")
+    return newest.values_list("id", flat=True).first() or 0
+
+
+# Written out, as is _EVENTS_BETWEEN_SQL: every socket opening runs it, and through a QuerySet
+# (a Subquery annotation) the ORM spends more CPU building it than the database running it
+# (bench/statement_cost.py). Both use the (recipient, id) index.
+_USER_STATE_SQL = (
+    'SELECT "is_active", ('
+    'SELECT "id" FROM "notifications_notification" WHERE "recipient_id" = %s '
+    'ORDER BY "id" DESC LIMIT 1'
+    ') FROM "accounts_user" WHERE "id" = %s'
+)
 
 
 def user_state(*, user_id: int) -> tuple[bool, int] | None:
     """`(is_active, newest event id or 0)` of a user, in one statement; None when there is no
     such user."""
-    row = rawsql.fetch_one(_user_state_sql(), [user_id, user_id])
+    with connection.cursor() as cursor:
+        cursor.execute(_USER_STATE_SQL, [user_id, user_id])
+        row = cursor.fetchone()
     if row is None:
         return None
     is_active, newest = row
-    return bool(is_active), newest or 0
+    return bool(is_active), newest or 0  # SQLite answers 1/0
 
 
-@rawsql.per_database
-def _newest_event_sql() -> str:
-    event_id = rawsql.column(Notification, "id")
-    return "SELECT {} FROM {} WHERE {} = %s ORDER BY {} DESC LIMIT 1".format(
-        event_id, rawsql.table(Notification), rawsql.column(Notification, "recipient"), event_id
-    )
+_EVENTS_BETWEEN_SQL = (
+    'SELECT "id", "recipient_id", "type", "data", "created_at", "read_at" '
+    'FROM "notifications_notification" '
+    'WHERE "recipient_id" = %s AND "id" > %s AND "id" <= %s ORDER BY "id" LIMIT %s'
+)
 
 
-@rawsql.per_database
-def _events_sql(bounded: bool, limited: bool) -> str:
-    event_id = rawsql.column(Notification, "id")
-    sql = "SELECT {{columns}} FROM {} WHERE {} = %s AND {} > %s".format(
-        rawsql.table(Notification), rawsql.column(Notification, "recipient"), event_id
-    )
-    if bounded:
-        sql += f" AND {event_id} <= %s"
-    sql += f" ORDER BY {event_id}"
-    if limited:
-        sql += " LIMIT %s"
-    return sql
-
-
-@rawsql.per_database
-def _user_state_sql() -> str:
-    """The user's is_active and, in the same statement, _newest_event_sql's answer."""
-    user = get_user_model()
-    return "SELECT {}, ({}) FROM {} WHERE {} = %s".format(
-        rawsql.column(user, "is_active"),
-        _newest_event_sql(),
-        rawsql.table(user),
-        rawsql.column(user, "id"),
-    )
-
-
-def events_between(*, user_id: int, after: int, up_to: int | None = None, limit: int | None = None):
+def events_between(
+    *, user_id: int, after: int, up_to: int, limit: int | None = None
+) -> list[Notification]:
     """The user's events with `after` < id <= `up_to`, oldest first, at most `limit`: what a
     resuming socket replays (every socket of a reconnect storm runs it)."""
-    params = [user_id, after]
-    if up_to is not None:
-        params.append(up_to)
-    if limit is not None:
-        params.append(limit)
-    sql = _events_sql(up_to is not None, limit is not None)
-    return rawsql.fetch_models(Notification, sql, params)
+    if limit is None:
+        limit = max(up_to - after, 0)  # ids are unique: no more events than that fit between
+    return list(Notification.objects.raw(_EVENTS_BETWEEN_SQL, [user_id, after, up_to, limit]))
 
 
 def feed(*, user_id: int, after: int | None, limit: int) -> list[Notification]:
@@ -78,10 +58,10 @@ def feed(*, user_id: int, after: int | None, limit: int) -> list[Notification]:
     Ids of one user commit in order (see services.notify), so paging by `after` never skips
     an event that commits later.
     """
+    events = Notification.objects.filter(recipient_id=user_id)
     if after is not None:
-        return events_between(user_id=user_id, after=after, limit=limit)
-    newest = Notification.objects.filter(recipient_id=user_id).order_by("-id")[:limit]
-    return list(reversed(newest))
+        return list(events.filter(id__gt=after).order_by("id")[:limit])
+    return list(reversed(events.order_by("-id")[:limit]))
 
 
 def unread_count(*, user_id: int) -> int:

@@ -22,7 +22,6 @@ from notifications.auth import CLOSE_INACTIVE_USER, CLOSE_INVALID_CREDENTIAL
 from notifications.models import EventType, Notification, PushSubscription
 from notifications.registry import socket_registry
 from notifications.selectors import events_between, last_event_id, user_state
-from numeneon import rawsql
 from numeneon.errors import NotFound
 from numeneon.timefmt import iso
 
@@ -55,21 +54,14 @@ def lock_event_stream(recipient_id: int) -> None:
 
     Ids come from one global sequence; without this lock two transactions could commit a
     user's events out of id order, and a client resuming from the larger id would never see
-    the smaller one. SQLite already serializes every write (rawsql.for_update_clause is ""
-    there). A caller that reads the recipient's row anyway takes the same lock in that query
+    the smaller one. SQLite already serializes every write, so nothing is run there. A caller
+    that reads the recipient's row anyway takes the same lock in that query
     (friends.selectors.message_parties) and tells notify() so (`stream_locked`), one statement
     fewer.
     """
     if connection.features.has_select_for_update:
-        rawsql.fetch_one(_lock_sql(), [recipient_id])
-
-
-@rawsql.per_database
-def _lock_sql() -> str:
-    user = get_user_model()
-    user_id = rawsql.column(user, "id")
-    lock = rawsql.for_update_clause()
-    return f"SELECT {user_id} FROM {rawsql.table(user)} WHERE {user_id} = %s{lock}"
+        user = get_user_model().objects.select_for_update(no_key=True).filter(pk=recipient_id)
+        list(user.values_list("pk", flat=True))
 
 
 # No savepoint inside the caller's transaction (two round trips saved per event): if storing
@@ -85,7 +77,8 @@ def notify(
     if not stream_locked:
         lock_event_stream(recipient_id)
     prev_id = last_event_id(user_id=recipient_id)
-    event = rawsql.insert(_new_event(NewEvent(recipient_id, event_type, data), timezone.now()))
+    event = _new_event(NewEvent(recipient_id, event_type, data), timezone.now())
+    event.save()
     message = _layer_message(event, prev_id)
     web_push = _web_push_candidates([event])
     transaction.on_commit(lambda: push_to_users([(recipient_id, message)], web_push))

@@ -1,16 +1,18 @@
-"""friend_suggestions: who is suggested, in which order, and in how many statements."""
+"""friend_suggestions: who is suggested, in which order, and in how many statements;
+message_parties, the written-out read of every message."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import profile_update
 from friends.models import FriendRequest
-from friends.selectors import friend_suggestions
+from friends.selectors import friend_suggestions, message_parties
 from tests.helpers import statements
 
 pytestmark = pytest.mark.django_db
@@ -145,3 +147,28 @@ def test_the_number_of_statements_does_not_grow_with_the_network(make_user, befr
     assert len(small_sql) == len(large_sql) == 2
     assert [u.mutual_friends_count for u in large_result[:2]] == [11, 10]
     assert len(small_result) == min(limit, User.objects.count() - 1 - 3 - 1)
+
+
+def test_message_parties_reads_both_users_and_the_friendship(alice, bob, charlie, befriend):
+    befriend(alice, bob)
+    (sender, receiver), sqls = statements(
+        lambda: message_parties(sender_id=alice.pk, receiver_id=bob.pk)
+    )
+    assert len(sqls) == 1, sqls
+    assert (sender.pk, sender.username, sender.is_active) == (alice.pk, "alice", True)
+    assert (receiver.pk, receiver.username, receiver.is_friend) == (bob.pk, "bob", True)
+    # Any other field comes from the database when used, not an empty default.
+    assert receiver.email == "bob@example.com"
+    _, stranger = message_parties(sender_id=alice.pk, receiver_id=charlie.pk)
+    assert stranger.is_friend is False
+    User.objects.filter(pk=charlie.pk).update(is_active=False)
+    sender, nobody = message_parties(sender_id=charlie.pk, receiver_id=10**9)
+    assert (sender.pk, sender.is_active) == (charlie.pk, False) and nobody is None
+
+
+def test_message_parties_locks_the_users_rows_where_the_database_can(alice, bob):
+    _, [sql] = statements(lambda: message_parties(sender_id=bob.pk, receiver_id=alice.pk))
+    if connection.features.has_select_for_no_key_update:
+        assert sql.endswith("FOR NO KEY UPDATE"), sql
+    else:
+        assert "FOR " not in sql, sql

@@ -202,6 +202,19 @@ def test_notify_each_locks_the_recipients_rows_in_id_order_where_the_database_ca
         assert locks == [] and len(sqls) == 2  # the previous ids, the insert
 
 
+def test_notify_locks_the_recipients_row_first_where_the_database_can(alice):
+    _, sqls = statements(
+        lambda: notify(recipient_id=alice.pk, event_type=EventType.FRIEND_REQUEST, data={})
+    )
+    locks = [sql for sql in sqls if "FOR " in sql]
+    if connection.features.has_select_for_no_key_update:
+        assert locks == [sqls[0]] and sqls[0].endswith("FOR NO KEY UPDATE"), sqls
+        assert 'FROM "accounts_user"' in sqls[0]
+    else:
+        assert locks == [], sqls
+    assert len(sqls) == len(locks) + 2  # the newest event id, the insert
+
+
 def test_a_push_that_fails_for_one_user_still_reaches_the_other(
     alice, bob, in_memory_layer, monkeypatch
 ):
