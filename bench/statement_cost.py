@@ -1,40 +1,52 @@
-"""CPU of each SQL statement on the hot path (a message, a socket opening and its replay): the
-ORM's form beside the statement written out in SQL, side by side in one process.
+"""CPU of each SQL statement on the hot path (a message, a socket opening and its replay) in
+two forms, typically the ORM's and the statement written out in SQL, side by side in one
+process.
 
     .venv/bin/python -m bench.statement_cost                    # PostgreSQL `bench` database
     .venv/bin/python -m bench.statement_cost --db-url sqlite:////tmp/bench.sqlite3
 
-One form of each pair is the project's own code (the `project` column says which); the other
-is written here. For each: the median CPU time of one call (each in its own transaction, like
-the request's) over `--calls` calls, the two forms alternating in `--rounds` rounds so that the
-machine's drift hits both alike, and the lowest and highest of the rounds' medians (a
-difference inside that spread is noise). A statement is written out in the project only where
-the ORM's form costs clearly more.
+One form of each pair is the project's own code (the last column says which); the other is
+written here. For each form: the median CPU time of one call, each in its own transaction like
+the request's, over `--calls` calls; the two forms alternate in `--rounds` rounds so that the
+machine's drift hits both alike, and the lowest and highest of the rounds' medians are shown
+(a difference inside that spread is noise). The project writes a statement out only where the
+ORM's form costs clearly more.
 """
 
 from __future__ import annotations
 
 import statistics
 import time
+from typing import NamedTuple
 
 from bench.common import log, script_parser, seed_users, setup_django
 
 
-def cases(sender_id: int, receiver_id: int) -> list[tuple[str, object, object, str]]:
-    """(statement, the ORM's form, the written-out form, which of the two the project runs)."""
+class Case(NamedTuple):
+    statement: str
+    a_name: str
+    a: object
+    b_name: str
+    b: object
+    project: str  # a_name or b_name
+
+
+def cases(sender_id: int, receiver_id: int) -> list[Case]:
     from django.db import connection, transaction
     from django.db.models import Exists, Max, OuterRef, Subquery
     from django.utils import timezone
 
     from accounts.models import User
     from friends.models import Friendship, ordered_pair
-    from friends.selectors import message_parties
+    from friends.selectors import _MESSAGE_PARTIES_SQL, message_parties
     from messages_app.models import Message
+    from messages_app.services import _message_insert
     from notifications.models import Notification
     from notifications.selectors import events_between, user_state
     from notifications.services import NewEvent, _insert_events, _new_event
 
     low, high = ordered_pair(sender_id, receiver_id)
+    sender, receiver = message_parties(sender_id=sender_id, receiver_id=receiver_id)
 
     def atomic(run):
         def call():
@@ -43,25 +55,24 @@ def cases(sender_id: int, receiver_id: int) -> list[tuple[str, object, object, s
 
         return call
 
-    def parties_orm():
+    def parties():
+        message_parties(sender_id=sender_id, receiver_id=receiver_id)
+
+    def parties_queryset():
         friendship = Friendship.objects.filter(user_low_id=low, user_high_id=high)
         users = User.objects.filter(pk__in=(low, high)).only("id", "username", "is_active")
         users = users.annotate(is_friend=Exists(friendship)).order_by("pk")
         list(users.select_for_update(no_key=True, of=("self",)))
 
-    def message_orm():
-        Message.objects.create(sender_id=sender_id, receiver_id=receiver_id, content="bench")
+    def parties_raw():  # the project's statement, through raw() instead of a cursor
+        sql = _MESSAGE_PARTIES_SQL
+        if connection.features.has_select_for_no_key_update:
+            sql += " FOR NO KEY UPDATE"
+        for user in User.objects.raw(sql, [low, high, low, high]):
+            user.is_friend = bool(user.is_friend)
 
-    def message_sql():
-        created_at = connection.ops.adapt_datetimefield_value(timezone.now())
-        with connection.cursor() as cursor:
-            cursor.execute(
-                'INSERT INTO "messages_app_message" '
-                '("sender_id", "receiver_id", "content", "is_read", "created_at") '
-                'VALUES (%s, %s, %s, %s, %s) RETURNING "id"',
-                [sender_id, receiver_id, "bench", False, created_at],
-            )
-            cursor.fetchone()
+    def message():
+        return Message(sender=sender, receiver=receiver, content="bench")
 
     def two_events() -> list:
         now = timezone.now()
@@ -77,45 +88,52 @@ def cases(sender_id: int, receiver_id: int) -> list[tuple[str, object, object, s
         dict(previous.values_list("recipient_id").annotate(Max("id")))
         Notification.objects.bulk_create(events)
 
-    def state_orm():
+    def state_queryset():
         newest = Notification.objects.filter(recipient_id=OuterRef("pk")).order_by("-id")
         user = User.objects.filter(pk=receiver_id)
         user = user.annotate(newest=Subquery(newest.values("id")[:1]))
         user.values_list("is_active", "newest").first()
 
-    def replay_orm():
+    def replay_queryset():
         events = Notification.objects.filter(recipient_id=receiver_id, id__gt=0, id__lte=2**62)
         list(events.order_by("id")[:3])
 
-    return [
-        (
-            "users + friendship, locked",
-            atomic(parties_orm),
-            atomic(lambda: message_parties(sender_id=sender_id, receiver_id=receiver_id)),
+    def replay():
+        events_between(user_id=receiver_id, after=0, up_to=2**62, limit=3)
+
+    out = [
+        Case("users + friendship, locked", "QuerySet", parties_queryset, "SQL", parties, "SQL"),
+        Case("users + friendship, locked", "raw()", parties_raw, "cursor", parties, "cursor"),
+        Case(
+            "insert message",
+            "save()",
+            lambda: message().save(),
+            "SQL",
+            lambda: _message_insert(message()),
             "SQL",
         ),
-        ("insert message", atomic(message_orm), atomic(message_sql), "ORM"),
-        (
+        Case(
             "insert both events, previous ids",
-            atomic(events_orm),
-            atomic(lambda: _insert_events(two_events())),
+            "bulk_create",
+            events_orm,
+            "SQL",
+            lambda: _insert_events(two_events()),
             "SQL",
         ),
-        (
+        Case(
             "socket opening: user, newest id",
-            atomic(state_orm),
-            atomic(lambda: user_state(user_id=receiver_id)),
+            "QuerySet",
+            state_queryset,
+            "SQL",
+            lambda: user_state(user_id=receiver_id),
             "SQL",
         ),
-        (
-            "replay, 3 events",
-            atomic(replay_orm),
-            atomic(lambda: events_between(user_id=receiver_id, after=0, up_to=2**62, limit=3)),
-            "SQL",
-        ),
+        Case("replay, 3 events", "QuerySet", replay_queryset, "SQL", replay, "SQL"),
     ]
+    return [case._replace(a=atomic(case.a), b=atomic(case.b)) for case in out]
 
 
+# The statements of a message, in the order it runs them.
 MESSAGE_PATH = ("users + friendship, locked", "insert message", "insert both events, previous ids")
 
 
@@ -139,44 +157,45 @@ def main() -> None:
     sender, receiver = seed_users(2)[:2]
     from notifications.models import Notification
 
-    # The replay reads 3 events.
+    # What the replay reads.
     Notification.objects.bulk_create(
         [Notification(recipient_id=receiver["id"], type="new_message", data={}) for _ in range(3)]
     )
-    results = {}
-    for name, orm, sql, project in cases(sender["id"], receiver["id"]):
-        cpu_ms(orm, 50), cpu_ms(sql, 50)  # warm-up
-        times = {"orm": [], "sql": []}
-        rounds = {"orm": [], "sql": []}
+    rows = []
+    for case in cases(sender["id"], receiver["id"]):
+        cpu_ms(case.a, 50), cpu_ms(case.b, 50)  # warm-up
+        calls = {"a": [], "b": []}
+        rounds = {"a": [], "b": []}
         for _ in range(args.rounds):
-            for form, run in (("orm", orm), ("sql", sql)):
-                calls = cpu_ms(run, args.calls // args.rounds)
-                times[form] += calls
-                rounds[form].append(statistics.median(calls))
-        results[name] = {form: statistics.median(t) for form, t in times.items()}
-        results[name] |= {f"{form} rounds": (min(r), max(r)) for form, r in rounds.items()}
-        results[name]["project"] = project
+            for form, run in (("a", case.a), ("b", case.b)):
+                times = cpu_ms(run, args.calls // args.rounds)
+                calls[form] += times
+                rounds[form].append(statistics.median(times))
+        rows.append((case, {f: statistics.median(c) for f, c in calls.items()}, rounds))
 
     print(
-        "\n| statement | ORM ms CPU (rounds) | written out ms CPU (rounds) | ORM/SQL | project |"
-        "\n|---|---|---|---|---|"
+        "\n| statement | form a / b | a: ms CPU (rounds) | b: ms CPU (rounds) | a/b | project |"
+        "\n|---|---|---|---|---|---|"
     )
-    for name, r in results.items():
-        (orm_low, orm_high), (sql_low, sql_high) = r["orm rounds"], r["sql rounds"]
+    for case, median, rounds in rows:
+        a, b = (f"{median[f]:.3f} ({min(rounds[f]):.3f}-{max(rounds[f]):.3f})" for f in ("a", "b"))
         print(
-            f"| {name} | {r['orm']:.3f} ({orm_low:.3f}-{orm_high:.3f}) "
-            f"| {r['sql']:.3f} ({sql_low:.3f}-{sql_high:.3f}) "
-            f"| {r['orm'] / r['sql']:.1f}x | {r['project']} |"
+            f"| {case.statement} | {case.a_name} / {case.b_name} | {a} | {b} "
+            f"| {median['a'] / median['b']:.1f}x | {case.project} |"
         )
-    message = [results[name] for name in MESSAGE_PATH]
-    as_run = sum(r[r["project"].lower()] for r in message)
-    all_orm = sum(r["orm"] for r in message)
-    opening, replay = results["socket opening: user, newest id"], results["replay, 3 events"]
+    # Each statement's first row compares the ORM with the project's form.
+    first = {}
+    for case, median, _ in rows:
+        first.setdefault(case.statement, (case, median))
+    project = {name: m["a" if c.project == c.a_name else "b"] for name, (c, m) in first.items()}
+    orm = {name: m["a"] for name, (_, m) in first.items()}
+    opening, replay = "socket opening: user, newest id", "replay, 3 events"
     log(
-        f"SUMMARY statement_cost: a message's statements {as_run:.2f} ms CPU as the project "
-        f"runs them, {all_orm:.2f} ms all through the ORM; a socket opening "
-        f"{opening['orm']:.2f} (ORM) / {opening['sql']:.2f} ms (SQL), a replay of 3 events "
-        f"{replay['orm']:.2f} / {replay['sql']:.2f} ms"
+        f"SUMMARY statement_cost: a message's statements "
+        f"{sum(project[n] for n in MESSAGE_PATH):.2f} ms CPU as the project runs them, "
+        f"{sum(orm[n] for n in MESSAGE_PATH):.2f} ms through the ORM; a socket opening "
+        f"{project[opening]:.2f} / {orm[opening]:.2f} ms, a replay of 3 events "
+        f"{project[replay]:.2f} / {orm[replay]:.2f} ms"
     )
 
 

@@ -14,8 +14,8 @@ def are_friends(*, user_id: int, other_id: int) -> bool:
     return Friendship.objects.filter(user_low_id=low, user_high_id=high).exists()
 
 
-# Written out: through a QuerySet (annotate, only, select_for_update) the ORM spends several
-# times the CPU of running it, on every message (bench/statement_cost.py).
+# Written out: every message runs it, and its QuerySet (annotate, only, select_for_update)
+# costs clearly more CPU to build than this literal (bench/statement_cost.py compares them).
 _MESSAGE_PARTIES_SQL = (
     'SELECT "id", "username", "is_active", EXISTS ('
     'SELECT 1 FROM "friends_friendship" WHERE "user_low_id" = %s AND "user_high_id" = %s'
@@ -36,11 +36,22 @@ def message_parties(*, sender_id: int, receiver_id: int) -> tuple[User | None, U
     if connection.features.has_select_for_no_key_update:
         # Only the users' rows (the one table in FROM); SQLite serializes writes anyway.
         sql += " FOR NO KEY UPDATE"
+    # A cursor and Model.from_db rather than User.objects.raw(), whose own per-call work
+    # costs measurably more here (bench/statement_cost.py).
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [low, high, low, high])
+        rows = cursor.fetchall()
     by_id = {}
-    for user in User.objects.raw(sql, [low, high, low, high]):
-        user.is_friend = bool(user.is_friend)  # SQLite answers 1/0
+    for user_id, username, is_active, is_friend in rows:
+        # SQLite answers 1/0 for booleans.
+        user = User.from_db(connection.alias, _PARTY_FIELDS, (user_id, username, bool(is_active)))
+        user.is_friend = bool(is_friend)
         by_id[user.pk] = user
     return by_id.get(sender_id), by_id.get(receiver_id)
+
+
+# The statement's columns, in the model's field order (Model.from_db's).
+_PARTY_FIELDS = ("id", "username", "is_active")
 
 
 def friend_list(*, user: User) -> QuerySet[User]:

@@ -12,9 +12,8 @@ def last_event_id(*, user_id: int) -> int:
     return newest.values_list("id", flat=True).first() or 0
 
 
-# Written out, as is _EVENTS_BETWEEN_SQL: every socket opening runs it, and through a QuerySet
-# (a Subquery annotation) the ORM spends more CPU building it than the database running it
-# (bench/statement_cost.py). Both use the (recipient, id) index.
+# Written out: every socket opening runs it, and its QuerySet (a Subquery annotation) costs
+# clearly more CPU to build than this literal (bench/statement_cost.py compares them).
 _USER_STATE_SQL = (
     'SELECT "is_active", ('
     'SELECT "id" FROM "notifications_notification" WHERE "recipient_id" = %s '
@@ -35,6 +34,9 @@ def user_state(*, user_id: int) -> tuple[bool, int] | None:
     return bool(is_active), newest or 0  # SQLite answers 1/0
 
 
+# Written out: every resuming socket runs it, all at once in a reconnect storm, and its
+# QuerySet costs clearly more CPU to build than this literal (bench/statement_cost.py).
+# Both statements here read the (recipient, id) index.
 _EVENTS_BETWEEN_SQL = (
     'SELECT "id", "recipient_id", "type", "data", "created_at", "read_at" '
     'FROM "notifications_notification" '

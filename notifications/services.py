@@ -148,8 +148,8 @@ def _layer_message(event: Notification, prev_id: int) -> dict:
     }
 
 
-# Written out: the message path runs it for every message (docs/PERFORMANCE.md, "message_sent
-# on the message path"). On PostgreSQL the insert and the previous ids are one statement: the
+# Written out: every message runs it, and it is one statement on PostgreSQL where the ORM
+# takes two, the previous ids and a bulk_create (bench/statement_cost.py compares them). The
 # outer SELECT does not see the rows its WITH inserts (one snapshot for the whole statement),
 # so it reads each recipient's newest id before this event. Both use the (recipient, id) index.
 _INSERT_EVENTS = (

@@ -36,6 +36,10 @@ def test_sending_stores_the_message_trimmed_and_unread(friends):
     assert stored.receiver_id == bob.pk
     assert stored.content == "hello  there"
     assert stored.is_read is False
+    # The statement is written out: what it returns is what the ORM reads back.
+    fields = [f.attname for f in Message._meta.concrete_fields]
+    assert [getattr(message, f) for f in fields] == [getattr(stored, f) for f in fields]
+    assert not message._state.adding and message.created_at.tzinfo is not None
 
 
 def test_sending_accepts_the_maximum_length_counted_after_trimming(friends):
