@@ -9,12 +9,15 @@ One form of each pair is the project's own code (the last column says which); th
 written here. For each form: the median CPU time of one call, each in its own transaction like
 the request's, over `--calls` calls; the two forms alternate in `--rounds` rounds so that the
 machine's drift hits both alike, and the lowest and highest of the rounds' medians are shown
-(a difference inside that spread is noise). The project writes a statement out only where the
-ORM's form costs clearly more.
+(a difference inside that spread is noise). Beside the time, the Python function calls of one
+call (counted by cProfile), which a busy machine does not change. The project writes a
+statement out only where the ORM's form costs clearly more.
 """
 
 from __future__ import annotations
 
+import cProfile
+import pstats
 import statistics
 import time
 from typing import NamedTuple
@@ -146,6 +149,15 @@ def cpu_ms(run, calls: int) -> list[float]:
     return out
 
 
+def python_calls(run, calls: int = 100) -> float:
+    profile = cProfile.Profile()
+    profile.enable()
+    for _ in range(calls):
+        run()
+    profile.disable()
+    return sum(stat[1] for stat in pstats.Stats(profile).stats.values()) / calls
+
+
 def main() -> None:
     parser = script_parser("statement_cost", __doc__)
     parser.add_argument("--calls", type=int, default=1000, help="per statement and form")
@@ -171,21 +183,23 @@ def main() -> None:
                 times = cpu_ms(run, args.calls // args.rounds)
                 calls[form] += times
                 rounds[form].append(statistics.median(times))
-        rows.append((case, {f: statistics.median(c) for f, c in calls.items()}, rounds))
+        counted = {"a": python_calls(case.a), "b": python_calls(case.b)}
+        rows.append((case, {f: statistics.median(c) for f, c in calls.items()}, rounds, counted))
 
     print(
-        "\n| statement | form a / b | a: ms CPU (rounds) | b: ms CPU (rounds) | a/b | project |"
-        "\n|---|---|---|---|---|---|"
+        "\n| statement | form a / b | a: ms CPU (rounds) | b: ms CPU (rounds) | a/b "
+        "| Python calls a / b | project |\n|---|---|---|---|---|---|---|"
     )
-    for case, median, rounds in rows:
+    for case, median, rounds, counted in rows:
         a, b = (f"{median[f]:.3f} ({min(rounds[f]):.3f}-{max(rounds[f]):.3f})" for f in ("a", "b"))
         print(
             f"| {case.statement} | {case.a_name} / {case.b_name} | {a} | {b} "
-            f"| {median['a'] / median['b']:.1f}x | {case.project} |"
+            f"| {median['a'] / median['b']:.1f}x | {counted['a']:.0f} / {counted['b']:.0f} "
+            f"| {case.project} |"
         )
     # Each statement's first row compares the ORM with the project's form.
     first = {}
-    for case, median, _ in rows:
+    for case, median, _, _ in rows:
         first.setdefault(case.statement, (case, median))
     project = {name: m["a" if c.project == c.a_name else "b"] for name, (c, m) in first.items()}
     orm = {name: m["a"] for name, (_, m) in first.items()}
