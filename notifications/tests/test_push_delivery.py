@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from friends.services import friend_request_accept, friend_request_send
@@ -140,6 +141,28 @@ def test_without_keys_nothing_is_queued(push_service, subscribe, committed, sett
     settings.WEB_PUSH_ENABLED = False
     committed(friend_request_send, actor=alice, to_user_id=bob.pk)
     assert not PushDelivery.objects.exists()
+
+
+def test_push_on_costs_a_message_to_someone_without_a_subscription_no_statement(
+    push_service, subscribe, settings, alice, bob, befriend, django_capture_on_commit_callbacks
+):
+    """The statements of a message, its after-commit work included, by push off and on."""
+    befriend(alice, bob)
+
+    def statements() -> list[str]:
+        with CaptureQueriesContext(connection) as queries:
+            with django_capture_on_commit_callbacks(execute=True):
+                message_send(actor=alice, receiver_id=bob.pk, content="Tea?")
+        return [q["sql"].split()[0] for q in queries.captured_queries]
+
+    settings.WEB_PUSH_ENABLED = False
+    off = statements()
+    settings.WEB_PUSH_ENABLED = True
+    assert statements() == off
+    assert not PushDelivery.objects.exists()
+    subscribe(bob)
+    assert statements() == [*off, "INSERT"]  # the push it owes
+    assert PushDelivery.objects.count() == 1
 
 
 @pytest.mark.parametrize("status", [404, 410])
