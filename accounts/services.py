@@ -20,7 +20,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from accounts.models import LoginSession, Profile, User, WebSocketTicket
 from accounts.tokens import SESSION_CLAIM, RefreshToken, RefreshTokenClaims, live_session_id
 from numeneon.errors import ApplicationError
-from numeneon.limits import WS_TICKET_LIFETIME_SECONDS
+from numeneon.limits import CLOSE_INACTIVE_USER, WS_TICKET_LIFETIME_SECONDS
 
 
 def _uniqueness_errors(*, username: str, email: str) -> dict[str, list[str]]:
@@ -173,7 +173,6 @@ def ws_ticket_redeem(*, ticket: str) -> tuple[User, datetime] | None:
 def user_deactivate(*, user: User) -> None:
     """Lock a user out: no login, no refresh (every session ends), and every open socket
     closes (4003)."""
-    from notifications.auth import CLOSE_INACTIVE_USER
     from notifications.services import user_sockets_close
 
     User.objects.filter(pk=user.pk).update(is_active=False)

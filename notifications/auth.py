@@ -10,11 +10,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from accounts.services import ws_ticket_redeem
 from accounts.tokens import AccessToken, user_id_from_claim
 from notifications.dbcall import database_call
-
-# Close codes of the contract: 4000-4099 mean "do not reconnect with the same credential".
-CLOSE_INVALID_CREDENTIAL = 4001
-CLOSE_TOKEN_EXPIRED = 4002
-CLOSE_INACTIVE_USER = 4003
+from numeneon.limits import CLOSE_INVALID_CREDENTIAL
 
 _MAX_CREDENTIAL_LENGTH = 4096
 

@@ -13,14 +13,17 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from notifications import layerwatch, selectors, services
-from notifications.auth import CLOSE_INVALID_CREDENTIAL, CLOSE_TOKEN_EXPIRED, query_params
+from notifications.auth import query_params
 from notifications.dbcall import database_call
 from notifications.registry import socket_registry
 from notifications.services import encode_frame, event_frame, user_group_name
 from numeneon.fields import parse_id
 from numeneon.limits import (
+    CLOSE_INVALID_CREDENTIAL,
     CLOSE_MESSAGE_TOO_BIG,
+    CLOSE_TOKEN_EXPIRED,
     CLOSE_TOO_MANY_FRAMES,
+    CLOSE_TOO_MANY_SOCKETS,
     CLOSE_TRY_AGAIN_LATER,
     WEBSOCKET_MAX_MESSAGE_BYTES,
     FrameRate,
@@ -30,7 +33,6 @@ logger = logging.getLogger(__name__)
 
 # More missed events than this are not replayed: the client reloads its state over REST.
 REPLAY_LIMIT = 500
-CLOSE_TOO_MANY_SOCKETS = 4009
 # What a lost channel layer raises: redis-py's errors derive from these or from RedisError.
 LAYER_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, OSError, TimeoutError)
 try:

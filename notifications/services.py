@@ -18,11 +18,11 @@ from django.db import connection, transaction
 from django.db.models import DateTimeField, Q
 from django.utils import timezone
 
-from notifications.auth import CLOSE_INACTIVE_USER, CLOSE_INVALID_CREDENTIAL
 from notifications.models import EventType, Notification, PushSubscription
 from notifications.registry import socket_registry
 from notifications.selectors import events_between, last_event_id, user_state
 from numeneon.errors import NotFound
+from numeneon.limits import CLOSE_INACTIVE_USER, CLOSE_INVALID_CREDENTIAL
 from numeneon.timefmt import iso
 
 logger = logging.getLogger(__name__)

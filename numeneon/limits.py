@@ -1,5 +1,5 @@
-"""Limits and close codes of the contract shared by the server process and the consumer (no
-Django imports: the server process reads them before Django is set up)."""
+"""Limits of the contract and every WebSocket close code it names, shared by the server process
+and the socket's code (no Django imports: the server process reads them before Django is set up)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,15 @@ REQUEST_TOO_LARGE_MESSAGE = f"The request body is larger than {MAX_REQUEST_BODY_
 # bodies nest three deep; Python's JSON decoder recurses and fails near a thousand.
 MAX_JSON_DEPTH = 32
 
+# Close codes (docs/CONTRACT.md, "Close codes"), all of them here and nowhere else.
+# 4000-4099 mean "do not reconnect with the same credential".
+CLOSE_INVALID_CREDENTIAL = 4001
+CLOSE_TOKEN_EXPIRED = 4002
+CLOSE_INACTIVE_USER = 4003
 # More than WEBSOCKET_MAX_FRAMES_PER_SECOND frames within one second.
 CLOSE_TOO_MANY_FRAMES = 4008
+# One socket more than WEBSOCKET_MAX_SOCKETS_PER_USER: the user's oldest closes.
+CLOSE_TOO_MANY_SOCKETS = 4009
 
 # Registered close codes the application sends; numeneon.upstream_patches lets them through
 # autobahn, whose sendClose() accepts only 1000 and 3000-4999.

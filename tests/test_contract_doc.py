@@ -10,6 +10,7 @@ from pathlib import Path
 from drf_spectacular.generators import SchemaGenerator
 
 from notifications.models import EventType
+from numeneon import limits
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACT = (ROOT / "docs" / "CONTRACT.md").read_text()
@@ -40,6 +41,21 @@ def test_every_operation_of_the_server_is_in_the_contract_and_nothing_else():
 def test_every_event_type_is_in_the_contract():
     documented = set(re.findall(r"^\| `([a-z_]+)` \| ", CONTRACT, flags=re.MULTILINE))
     assert {str(t) for t in EventType} <= documented
+
+
+def test_every_close_code_is_in_the_contract_and_defined_in_numeneon_limits_only():
+    section = CONTRACT.split("### Close codes", 1)[1].split("\n#", 1)[0]
+    documented = {int(code) for code in re.findall(r"^\| (\d{4}) \|", section, flags=re.M)}
+    defined = {value for name, value in vars(limits).items() if name.startswith("CLOSE_")}
+    assert defined == documented
+    elsewhere = subprocess.run(
+        ["git", "grep", "-n", "-E", r"^\s*CLOSE_[A-Z_]+\s*=", "--", "*.py", ":!numeneon/limits.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    assert elsewhere == ""
 
 
 def test_no_file_of_the_repository_points_outside_it():
