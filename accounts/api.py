@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -220,27 +219,6 @@ class LogoutApi(APIView):
         data = validated_body(self.InputSerializer, request)
         services.login_session_end(actor=request.user, **data)
         return Response(status=status.HTTP_205_RESET_CONTENT)
-
-
-class WsTicketApi(APIView):
-    """A single-use ticket for `/ws/notifications/?ticket=`: no long-lived secret in a URL."""
-
-    throttle_scope = "ws_ticket"
-
-    @extend_schema_serializer(component_name="WsTicket")
-    class OutputSerializer(serializers.Serializer):
-        ticket = serializers.CharField(help_text="For `/ws/notifications/?ticket=`; single use.")
-        expires_in = serializers.IntegerField(help_text="Seconds the ticket lives (at most 30).")
-
-    @openapi.operation(request=None, throttled=True, responses={201: OutputSerializer})
-    def post(self, request):
-        token_expires_at = datetime.fromtimestamp(request.auth["exp"], tz=UTC)
-        ticket, expires_in = services.ws_ticket_issue(
-            user=request.user, token_expires_at=token_expires_at
-        )
-        return Response(
-            {"ticket": ticket, "expires_in": expires_in}, status=status.HTTP_201_CREATED
-        )
 
 
 class MeApi(APIView):

@@ -55,21 +55,6 @@ class Profile(models.Model):
         return f"profile of user {self.user_id}"
 
 
-class WebSocketTicket(models.Model):
-    """A single-use credential for opening one socket, so that no long-lived token sits in a
-    URL. Only a hash of the ticket is stored: a database dump holds no usable ticket."""
-
-    key_hash = models.CharField(max_length=64, unique=True)
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
-    expires_at = models.DateTimeField(db_index=True)
-    # When the access token that asked for the ticket expires: the socket closes then (4002).
-    token_expires_at = models.DateTimeField()
-    used_at = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return f"ticket for user {self.user_id} until {self.expires_at:%H:%M:%S}"
-
-
 class LoginSession(models.Model):
     """One login. Every refresh token issued in it names it (the `sid` claim), so that a
     logout refuses them all at once while other logins of the same person go on."""

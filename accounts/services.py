@@ -3,10 +3,6 @@ profile edits."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-from datetime import datetime, timedelta
-
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -17,10 +13,10 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from accounts.models import LoginSession, Profile, User, WebSocketTicket
+from accounts.models import LoginSession, Profile, User
 from accounts.tokens import SESSION_CLAIM, RefreshToken, RefreshTokenClaims, live_session_id
 from numeneon.errors import ApplicationError
-from numeneon.limits import CLOSE_INACTIVE_USER, WS_TICKET_LIFETIME_SECONDS
+from numeneon.limits import CLOSE_INACTIVE_USER
 
 
 def _uniqueness_errors(*, username: str, email: str) -> dict[str, list[str]]:
@@ -133,40 +129,6 @@ def login_session_end(*, actor: User, refresh: str) -> None:
         LoginSession.objects.filter(pk=session_id, ended_at__isnull=True).update(
             ended_at=timezone.now()
         )
-
-
-def _ticket_hash(ticket: str) -> str:
-    return hashlib.sha256(ticket.encode()).hexdigest()
-
-
-def ws_ticket_issue(*, user: User, token_expires_at: datetime) -> tuple[str, int]:
-    """A fresh single-use ticket for `user`; (ticket, seconds it lives)."""
-    now = timezone.now()
-    # Expired tickets are useless; sweep them as new ones are issued.
-    WebSocketTicket.objects.filter(expires_at__lt=now - timedelta(minutes=1)).delete()
-    ticket = secrets.token_urlsafe(32)
-    WebSocketTicket.objects.create(
-        key_hash=_ticket_hash(ticket),
-        user=user,
-        expires_at=now + timedelta(seconds=WS_TICKET_LIFETIME_SECONDS),
-        token_expires_at=token_expires_at,
-    )
-    return ticket, WS_TICKET_LIFETIME_SECONDS
-
-
-def ws_ticket_redeem(*, ticket: str) -> tuple[User, datetime] | None:
-    """The ticket's user and token expiry, once: a used or expired ticket gives None."""
-    if not ticket or len(ticket) > 200:
-        return None
-    key_hash = _ticket_hash(ticket)
-    now = timezone.now()
-    claimed = WebSocketTicket.objects.filter(
-        key_hash=key_hash, used_at__isnull=True, expires_at__gt=now
-    ).update(used_at=now)
-    if not claimed:
-        return None
-    redeemed = WebSocketTicket.objects.select_related("user").get(key_hash=key_hash)
-    return redeemed.user, redeemed.token_expires_at
 
 
 @transaction.atomic

@@ -9,7 +9,6 @@ urlpatterns = [
     path("logout/", api.LogoutApi.as_view(), name="logout"),
     path("me/", api.MeApi.as_view(), name="me"),
     path("profile/", api.ProfileApi.as_view(), name="profile"),
-    path("ws-ticket/", api.WsTicketApi.as_view(), name="ws-ticket"),
     path("search/", api.SearchApi.as_view(), name="search"),
     path("users/<str:username>/", api.UserDetailApi.as_view(), name="user-detail"),
 ]

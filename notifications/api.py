@@ -1,11 +1,14 @@
 """The stored-event feed over REST (what a reloaded page or a `recovered: false` client reads),
-and Web Push subscriptions (for people with no NUMENEON tab open)."""
+Web Push subscriptions (for people with no NUMENEON tab open), and the ticket a socket opens
+with."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from django.conf import settings
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_serializer
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -257,3 +260,25 @@ class UnsubscribeApi(APIView):
         data = validated_body(self.InputSerializer, request)
         services.push_subscription_delete(user=request.user, **data)
         return Response({"message": "Unsubscribed from push notifications."})
+
+
+# Served at /api/auth/ws-ticket/ (numeneon/urls.py), where the contract has it.
+class WsTicketApi(APIView):
+    """A single-use ticket for `/ws/notifications/?ticket=`: no long-lived secret in a URL."""
+
+    throttle_scope = "ws_ticket"
+
+    @extend_schema_serializer(component_name="WsTicket")
+    class OutputSerializer(serializers.Serializer):
+        ticket = serializers.CharField(help_text="For `/ws/notifications/?ticket=`; single use.")
+        expires_in = serializers.IntegerField(help_text="Seconds the ticket lives (at most 30).")
+
+    @openapi.operation(request=None, throttled=True, responses={201: OutputSerializer})
+    def post(self, request):
+        token_expires_at = datetime.fromtimestamp(request.auth["exp"], tz=UTC)
+        ticket, expires_in = services.ws_ticket_issue(
+            user=request.user, token_expires_at=token_expires_at
+        )
+        return Response(
+            {"ticket": ticket, "expires_in": expires_in}, status=status.HTTP_201_CREATED
+        )

@@ -7,9 +7,9 @@ from urllib.parse import parse_qs
 from channels.middleware import BaseMiddleware
 from rest_framework_simplejwt.exceptions import TokenError
 
-from accounts.services import ws_ticket_redeem
 from accounts.tokens import AccessToken, user_id_from_claim
 from notifications.dbcall import database_call
+from notifications.services import ws_ticket_redeem
 from numeneon.limits import CLOSE_INVALID_CREDENTIAL
 
 _MAX_CREDENTIAL_LENGTH = 4096

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import secrets
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from asgiref.sync import async_to_sync
@@ -18,11 +20,16 @@ from django.db import connection, transaction
 from django.db.models import DateTimeField, Q
 from django.utils import timezone
 
-from notifications.models import EventType, Notification, PushSubscription
+from accounts.models import User
+from notifications.models import EventType, Notification, PushSubscription, WebSocketTicket
 from notifications.registry import socket_registry
 from notifications.selectors import events_between, last_event_id, user_state
 from numeneon.errors import NotFound
-from numeneon.limits import CLOSE_INACTIVE_USER, CLOSE_INVALID_CREDENTIAL
+from numeneon.limits import (
+    CLOSE_INACTIVE_USER,
+    CLOSE_INVALID_CREDENTIAL,
+    WS_TICKET_LIFETIME_SECONDS,
+)
 from numeneon.timefmt import iso
 
 logger = logging.getLogger(__name__)
@@ -414,3 +421,37 @@ def push_subscription_delete(*, user, endpoint: str) -> None:
     deleted, _ = PushSubscription.objects.filter(user=user, endpoint=endpoint).delete()
     if not deleted:
         raise NotFound("subscription_not_found", "You have no push subscription at that endpoint.")
+
+
+def _ticket_hash(ticket: str) -> str:
+    return hashlib.sha256(ticket.encode()).hexdigest()
+
+
+def ws_ticket_issue(*, user: User, token_expires_at: datetime) -> tuple[str, int]:
+    """A fresh single-use ticket for `user`; (ticket, seconds it lives)."""
+    now = timezone.now()
+    # Expired tickets are useless; sweep them as new ones are issued.
+    WebSocketTicket.objects.filter(expires_at__lt=now - timedelta(minutes=1)).delete()
+    ticket = secrets.token_urlsafe(32)
+    WebSocketTicket.objects.create(
+        key_hash=_ticket_hash(ticket),
+        user=user,
+        expires_at=now + timedelta(seconds=WS_TICKET_LIFETIME_SECONDS),
+        token_expires_at=token_expires_at,
+    )
+    return ticket, WS_TICKET_LIFETIME_SECONDS
+
+
+def ws_ticket_redeem(*, ticket: str) -> tuple[User, datetime] | None:
+    """The ticket's user and token expiry, once: a used or expired ticket gives None."""
+    if not ticket or len(ticket) > 200:
+        return None
+    key_hash = _ticket_hash(ticket)
+    now = timezone.now()
+    claimed = WebSocketTicket.objects.filter(
+        key_hash=key_hash, used_at__isnull=True, expires_at__gt=now
+    ).update(used_at=now)
+    if not claimed:
+        return None
+    redeemed = WebSocketTicket.objects.select_related("user").get(key_hash=key_hash)
+    return redeemed.user, redeemed.token_expires_at

@@ -4,6 +4,7 @@ from django.urls import include, path, re_path, register_converter
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from notifications.api import WsTicketApi
 from numeneon.errors import handler404 as api_not_found
 from numeneon.fields import IdConverter
 from numeneon.health import healthz
@@ -16,6 +17,8 @@ urlpatterns = [
     path("admin/login/", admin_login_throttled(admin.site.login), name="admin-login"),
     path("admin/", admin.site.urls),
     path("api/auth/", include("accounts.urls")),
+    # A ticket opens a socket, so its view is notifications'; the path is the contract's.
+    path("api/auth/ws-ticket/", WsTicketApi.as_view(), name="ws-ticket"),
     path("api/friends/", include("friends.urls")),
     path("api/messages/", include("messages_app.urls")),
     path("api/notifications/", include("notifications.urls")),

@@ -8,9 +8,9 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from accounts.models import WebSocketTicket
 from accounts.services import tokens_for, user_deactivate
 from conftest import PASSWORD
+from notifications.models import WebSocketTicket
 from tests.helpers import assert_error
 
 pytestmark = pytest.mark.django_db
