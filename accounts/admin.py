@@ -1,8 +1,9 @@
-from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin
+"""The profile as the User admin shows it. The User admin itself is notifications/admin.py:
+its Deactivate action also closes the user's sockets, which accounts knows nothing of."""
 
-from accounts import services
-from accounts.models import Profile, User
+from django.contrib import admin
+
+from accounts.models import Profile
 
 
 class ProfileInline(admin.StackedInline):
@@ -12,21 +13,3 @@ class ProfileInline(admin.StackedInline):
     # in below or they edit their own: the API shows the empty profile meanwhile.
     max_num = 1
     min_num = 0
-
-
-@admin.register(User)
-class NumeneonUserAdmin(UserAdmin):
-    actions = ["deactivate"]
-    inlines = [ProfileInline]
-
-    @admin.action(description="Deactivate: block login and close their open sockets")
-    def deactivate(self, request, queryset):
-        for user in queryset.filter(is_active=True):
-            services.user_deactivate(user=user)
-
-    def save_model(self, request, obj, form, change):
-        # Unticking "active" must go through the service, which also closes the sockets.
-        deactivating = change and "is_active" in form.changed_data and not obj.is_active
-        super().save_model(request, obj, form, change)
-        if deactivating:
-            services.user_deactivate(user=obj)

@@ -1,5 +1,5 @@
-"""Every write to accounts: signup, login sessions and their tokens, logout, deactivation,
-profile edits."""
+"""Every write to accounts: signup, login sessions and their tokens, logout, lock-out, profile
+edits."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from accounts.models import LoginSession, Profile, User
 from accounts.tokens import SESSION_CLAIM, RefreshToken, RefreshTokenClaims, live_session_id
 from numeneon.errors import ApplicationError
-from numeneon.limits import CLOSE_INACTIVE_USER
 
 
 def _uniqueness_errors(*, username: str, email: str) -> dict[str, list[str]]:
@@ -132,14 +131,11 @@ def login_session_end(*, actor: User, refresh: str) -> None:
 
 
 @transaction.atomic
-def user_deactivate(*, user: User) -> None:
-    """Lock a user out: no login, no refresh (every session ends), and every open socket
-    closes (4003)."""
-    from notifications.services import user_sockets_close
-
+def user_lock_out(*, user: User) -> None:
+    """The accounts half of deactivation: no login, no refresh (every session ends). Call
+    notifications.services.user_deactivate, which also closes the user's open sockets."""
     User.objects.filter(pk=user.pk).update(is_active=False)
     user.is_active = False
     LoginSession.objects.filter(user=user, ended_at__isnull=True).update(ended_at=timezone.now())
     for token in OutstandingToken.objects.filter(user=user):
         BlacklistedToken.objects.get_or_create(token=token)
-    user_sockets_close(user_id=user.pk, code=CLOSE_INACTIVE_USER)

@@ -21,6 +21,7 @@ from django.db.models import DateTimeField, Q
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.services import user_lock_out
 from notifications.models import EventType, Notification, PushSubscription, WebSocketTicket
 from notifications.registry import socket_registry
 from notifications.selectors import events_between, last_event_id, user_state
@@ -455,3 +456,12 @@ def ws_ticket_redeem(*, ticket: str) -> tuple[User, datetime] | None:
         return None
     redeemed = WebSocketTicket.objects.select_related("user").get(key_hash=key_hash)
     return redeemed.user, redeemed.token_expires_at
+
+
+@transaction.atomic
+def user_deactivate(*, user: User) -> None:
+    """Lock a user out (no login, no refresh: every session ends) and, once that commits, close
+    every socket they have open, on every server process, with 4003. It lives here, not in
+    accounts, because accounts knows nothing of sockets."""
+    user_lock_out(user=user)
+    user_sockets_close(user_id=user.pk, code=CLOSE_INACTIVE_USER)

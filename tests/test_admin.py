@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from asgiref.sync import async_to_sync
 from django.urls import reverse
 
 from accounts.models import User
 from friends.models import FriendRequest
 from messages_app.models import Message
 from notifications.models import Notification
+from notifications.services import user_group_name
 
 pytestmark = pytest.mark.django_db
 
@@ -52,6 +56,35 @@ def test_deactivating_from_the_admin_goes_through_the_service(moderator, alice):
     assert response.status_code == 200
     alice.refresh_from_db()
     assert not alice.is_active
+
+
+def test_deactivating_from_the_admin_closes_the_users_sockets_after_commit(
+    moderator, alice, bob, django_capture_on_commit_callbacks, in_memory_layer
+):
+    inbox = {}
+    for person in (alice, bob):
+        inbox[person] = async_to_sync(in_memory_layer.new_channel)()
+        async_to_sync(in_memory_layer.group_add)(user_group_name(person.pk), inbox[person])
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        moderator.post(
+            reverse("admin:accounts_user_changelist"),
+            {"action": "deactivate", "_selected_action": [alice.pk]},
+        )
+    assert len(callbacks) == 1  # the close waits for the commit
+    message = async_to_sync(in_memory_layer.receive)(inbox[alice])
+    assert message == {"type": "session.close", "code": 4003}
+    assert nothing_arrives(in_memory_layer, inbox[bob])
+
+
+def nothing_arrives(layer, channel: str) -> bool:
+    async def wait() -> bool:
+        try:
+            await asyncio.wait_for(layer.receive(channel), timeout=0.2)
+        except TimeoutError:
+            return True
+        return False
+
+    return async_to_sync(wait)()
 
 
 def test_the_admin_is_closed_to_normal_users(client, alice):

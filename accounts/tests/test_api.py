@@ -6,9 +6,10 @@ import pytest
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import LoginSession, Profile, User
-from accounts.services import profile_update, user_deactivate
+from accounts.services import profile_update
 from accounts.tokens import SESSION_CLAIM
 from conftest import PASSWORD
+from notifications.services import user_deactivate
 from numeneon.timefmt import iso
 from tests.helpers import EMPTY_PROFILE, assert_error, profile_user
 

@@ -8,9 +8,10 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from accounts.services import tokens_for, user_deactivate
+from accounts.services import tokens_for
 from conftest import PASSWORD
 from notifications.models import WebSocketTicket
+from notifications.services import user_deactivate
 from tests.helpers import assert_error
 
 pytestmark = pytest.mark.django_db

@@ -11,10 +11,9 @@ from channels.testing import WebsocketCommunicator
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import User
-from accounts.services import user_deactivate
 from notifications.models import WebSocketTicket
 from notifications.registry import socket_registry
-from notifications.services import ws_ticket_issue
+from notifications.services import user_deactivate, ws_ticket_issue
 from numeneon.asgi import application
 from tests.helpers import access_token, closed_with, established
 
