@@ -6,10 +6,9 @@ import pytest
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import LoginSession, Profile, User
-from accounts.services import profile_update
+from accounts.services import profile_update, user_lock_out
 from accounts.tokens import SESSION_CLAIM
 from conftest import PASSWORD
-from notifications.services import user_deactivate
 from numeneon.timefmt import iso
 from tests.helpers import EMPTY_PROFILE, assert_error, profile_user
 
@@ -204,7 +203,7 @@ def test_a_session_claim_of_another_persons_session_is_refused(anon, alice, bob)
 
 def test_deactivation_ends_every_session(anon, alice):
     tokens = login(anon, alice)
-    user_deactivate(user=alice)
+    user_lock_out(user=alice)
     assert not LoginSession.objects.filter(user=alice, ended_at__isnull=True).exists()
     assert refresh(anon, tokens["refresh"]).status_code == 401
 

@@ -1,4 +1,4 @@
-"""POST /api/auth/ws-ticket/, deactivation, and the throttles on sensitive endpoints."""
+"""Deactivation as accounts sees it, and the throttles on sensitive endpoints."""
 
 from __future__ import annotations
 
@@ -8,32 +8,16 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from accounts.services import tokens_for
+from accounts.services import tokens_for, user_lock_out
 from conftest import PASSWORD
-from notifications.models import WebSocketTicket
-from notifications.services import user_deactivate
 from tests.helpers import assert_error
 
 pytestmark = pytest.mark.django_db
 
 
-def test_a_ticket_is_issued_to_an_authenticated_user(client_for, alice):
-    response = client_for(alice).post("/api/auth/ws-ticket/")
-    assert response.status_code == 201
-    body = response.json()
-    assert set(body) == {"ticket", "expires_in"}
-    assert len(body["ticket"]) >= 32
-    assert 0 < body["expires_in"] <= 30
-    assert WebSocketTicket.objects.get().user == alice
-
-
-def test_a_ticket_needs_authentication(anon):
-    assert_error(anon.post("/api/auth/ws-ticket/"), 401, "not_authenticated")
-
-
 def test_a_deactivated_user_can_neither_log_in_nor_refresh(anon, alice):
     refresh = tokens_for(alice)["refresh"]
-    user_deactivate(user=alice)
+    user_lock_out(user=alice)
     login = anon.post(
         "/api/auth/login/", {"username": "alice", "password": PASSWORD}, format="json"
     )
