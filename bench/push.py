@@ -145,8 +145,8 @@ def worker_rounds(args, service: PushService) -> list[tuple[float, float, float]
     return results
 
 
-# The third mode tells the outbox rows from the rest: keys set, the receiver's subscriptions
-# lent to someone else, so the socket lookup and the queueing statement run and insert nothing.
+# The third mode is what push costs a message to someone who never turned it on: keys set, the
+# receiver's subscriptions lent to someone else, so only the insert's subscription check runs.
 MODES = ("on", "off", "on, unsubscribed")
 
 

@@ -686,6 +686,28 @@ def test_turning_push_on_stores_this_browsers_subscription_and_turning_it_off_de
     assert alice.page.evaluate("window.__unsubscribed") == 2
 
 
+def test_logging_out_when_the_server_cannot_be_told_still_unsubscribes_the_browser(
+    server_a, open_demo
+):
+    alice_p = Person(server_a, "alice")
+    alice = open_demo(server_a, "alice")
+    alice.log_in(alice_p)
+    alice.context.grant_permissions(["notifications"], origin=server_a.http_url)
+    endpoint = f"https://push.example/send/{b64url(os.urandom(12))}"
+    alice.page.evaluate(FAKE_PUSH_MANAGER, {"endpoint": endpoint, "keys": browser_keys()})
+    alice.page.click("#push-toggle")
+    alice.push_state("on")
+
+    # The unsubscribe never reaches the server (the network failed): the browser's own
+    # subscription still goes, so that the push service refuses the next push (404/410) and the
+    # worker forgets it; no one's notifications reach a browser no one is logged in to.
+    alice.page.route("**/api/notifications/unsubscribe/", lambda route: route.abort())
+    alice.page.click("#logout")
+    wait_until(lambda: alice.page.evaluate("window.__unsubscribed") == 1)
+    assert [row[:2] for row in subscriptions()] == [(alice_p.id, endpoint)]
+    assert alice.page.evaluate("localStorage.getItem('numeneon.demo.push-owner')") is None
+
+
 def test_without_vapid_keys_on_the_server_the_page_says_push_is_not_set_up(servers, open_demo):
     server = servers("no-push", VAPID_PUBLIC_KEY="", VAPID_PRIVATE_KEY="")
     alice_p = Person(server, "alice")

@@ -1022,11 +1022,21 @@ function startSession(body) {
 /** Shows what a push notification was about: its url is one of the web app's paths. */
 function follow(url) {
   const profile = /^\/profile\/([^/?#]+)$/.exec(url);
-  if (profile) {
-    showProfile(decodeURIComponent(profile[1]));
+  const username = profile ? decodedOrNull(profile[1]) : null;
+  if (username) {
+    showProfile(username);
   } else {
     closeProfile();
     render();
+  }
+}
+
+/** A link may be written by anyone: a malformed escape gives the plain view, not an error. */
+function decodedOrNull(text) {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return null;
   }
 }
 
@@ -1085,25 +1095,20 @@ function bindAuthForms() {
       showAuth(formError(error));
     }
   });
-  $("#logout").addEventListener("click", () => {
+  $("#logout").addEventListener("click", async () => {
+    // A fresh access token first: the one stored may have expired while the tab sat idle, and
+    // the unsubscribe and the logout are made with it.
+    const fresh = await accessToken().catch(() => null);
     const ending = endSession(null);
-    if (ending) {
-      // Pushes stop first: logging out ends the session the unsubscribe is made with.
-      push
-        .logOut(ending.access)
-        .catch(() => {})
-        .then(() =>
-          fetch("/api/auth/logout/", {
-            method: "POST",
-            headers: {
-              "Content-Type": "application/json",
-              Authorization: `Bearer ${ending.access}`,
-            },
-            body: JSON.stringify({ refresh: ending.refresh }),
-          }),
-        )
-        .catch(() => {});
-    }
+    const token = fresh ?? ending?.access;
+    // Pushes stop first: logging out ends the session the unsubscribe is made with.
+    await push.logOut(token).catch(() => {});
+    if (!ending) return; // the refresh found the session over already
+    await fetch("/api/auth/logout/", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+      body: JSON.stringify({ refresh: ending.refresh }),
+    }).catch(() => {});
   });
 }
 

@@ -186,7 +186,15 @@ export class PushControl {
         });
       }
     };
-    if (await this.forgetOnServer(subscription.endpoint, post)) await subscription.unsubscribe();
+    let ours = true;
+    try {
+      ours = await this.forgetOnServer(subscription.endpoint, post);
+    } catch {
+      // The server could not be told (no token left, no network). The browser unsubscribes
+      // anyway: the push service then answers 404 or 410 to the next push, and the worker
+      // forgets the subscription.
+    }
+    if (ours) await subscription.unsubscribe();
     localStorage.removeItem(OWNER_KEY);
   }
 

@@ -23,6 +23,7 @@ self.addEventListener("push", (event) => {
     body: typeof data.body === "string" ? data.body : "",
     // A newer notification with the same tag (one conversation) replaces the older one.
     tag: data.tag || "numeneon",
+    renotify: true, // and still announces itself: a second message is news too
     icon: ICON,
     data: { url: typeof data.url === "string" ? data.url : "/", type: data.type, id: data.id },
   });
