@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 import uuid
 from datetime import datetime, timedelta
 
+from asgiref.sync import async_to_sync
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -172,3 +174,16 @@ def statements(run) -> tuple[object, list[str]]:
     control = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK")
     sqls = [q["sql"] for q in captured.captured_queries]
     return result, [sql for sql in sqls if not sql.upper().startswith(control)]
+
+
+def nothing_arrives(layer, channel: str) -> bool:
+    """True when no message reaches `channel` of a channel layer within a short wait."""
+
+    async def wait() -> bool:
+        try:
+            await asyncio.wait_for(layer.receive(channel), timeout=0.2)
+        except TimeoutError:
+            return True
+        return False
+
+    return async_to_sync(wait)()

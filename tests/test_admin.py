@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from asgiref.sync import async_to_sync
 from django.urls import reverse
@@ -13,6 +11,7 @@ from friends.models import FriendRequest
 from messages_app.models import Message
 from notifications.models import Notification
 from notifications.services import user_group_name
+from tests.helpers import nothing_arrives
 
 pytestmark = pytest.mark.django_db
 
@@ -74,17 +73,6 @@ def test_deactivating_from_the_admin_closes_the_users_sockets_after_commit(
     message = async_to_sync(in_memory_layer.receive)(inbox[alice])
     assert message == {"type": "session.close", "code": 4003}
     assert nothing_arrives(in_memory_layer, inbox[bob])
-
-
-def nothing_arrives(layer, channel: str) -> bool:
-    async def wait() -> bool:
-        try:
-            await asyncio.wait_for(layer.receive(channel), timeout=0.2)
-        except TimeoutError:
-            return True
-        return False
-
-    return async_to_sync(wait)()
 
 
 def test_the_admin_is_closed_to_normal_users(client, alice):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
@@ -14,7 +13,7 @@ from friends.models import FriendRequest, Friendship, ordered_pair
 from notifications.models import Notification
 from notifications.services import user_group_name
 from numeneon.errors import ApplicationError, Forbidden, NotFound
-from tests.helpers import are_friends, events_for, friend_accepted, summary
+from tests.helpers import are_friends, events_for, friend_accepted, nothing_arrives, summary
 
 pytestmark = pytest.mark.django_db
 
@@ -633,7 +632,7 @@ def test_declining_cancelling_and_removing_push_to_the_other_person_only_after_c
         _decline_cancel_or_remove(operation, alice, bob, charlie)
         # Inside the transaction: stored, but nothing sent yet.
         assert events_for(people[told])[-1].type == event_type
-        assert _nothing_arrives(layer, channels[told])
+        assert nothing_arrives(layer, channels[told])
 
     assert len(callbacks) == 1
     message = async_to_sync(layer.receive)(channels[told])
@@ -642,7 +641,7 @@ def test_declining_cancelling_and_removing_push_to_the_other_person_only_after_c
     frame = json.loads(message["text"])
     assert (frame["type"], frame["id"], frame["data"]) == (event_type, event.pk, event.data)
     for name in people.keys() - {told}:
-        assert _nothing_arrives(layer, channels[name]), name
+        assert nothing_arrives(layer, channels[name]), name
 
 
 @pytest.mark.parametrize("operation", ["decline", "cancel", "remove"])
@@ -665,7 +664,7 @@ def test_a_rolled_back_decline_cancel_or_remove_stores_and_pushes_nothing(
 
     assert callbacks == []
     assert Notification.objects.count() == before
-    assert _nothing_arrives(layer, channel)
+    assert nothing_arrives(layer, channel)
 
 
 def test_the_pushed_frame_reaches_the_addressee_group_only_after_commit(
@@ -679,7 +678,7 @@ def test_the_pushed_frame_reaches_the_addressee_group_only_after_commit(
             request = send(alice, bob).request
             # Inside the transaction: stored, but nothing sent yet.
             assert len(events_for(bob)) == 1
-            assert _nothing_arrives(layer, channel)
+            assert nothing_arrives(layer, channel)
 
         assert len(callbacks) == 1
         message = async_to_sync(layer.receive)(channel)
@@ -704,7 +703,7 @@ def test_an_accept_pushes_to_the_requester_only_after_commit(
     try:
         with django_capture_on_commit_callbacks(execute=True) as callbacks:
             services.friend_request_accept(actor=bob, request_id=request.pk)
-            assert _nothing_arrives(layer, channel)
+            assert nothing_arrives(layer, channel)
 
         assert len(callbacks) == 1
         message = async_to_sync(layer.receive)(channel)
@@ -719,16 +718,3 @@ def test_an_accept_pushes_to_the_requester_only_after_commit(
         "friend": summary(bob),
         "message": "bob accepted your friend request.",
     }
-
-
-def _nothing_arrives(layer, channel: str) -> bool:
-    """True when no message reaches `channel` within a short wait."""
-
-    async def wait() -> bool:
-        try:
-            await asyncio.wait_for(layer.receive(channel), timeout=0.2)
-        except TimeoutError:
-            return True
-        return False
-
-    return async_to_sync(wait)()
